@@ -1,0 +1,26 @@
+# The two set-up commands of the README: `make run` and `make test`. Both create .venv/ and
+# install Pipfile.lock into it first; the embedded PostgreSQL starts on first use (.pgdata/).
+PYTHON ?= python3
+VENV := .venv
+export PIPENV_VENV_IN_PROJECT := 1
+export PIPENV_VERBOSITY := -1
+export PIPENV_IGNORE_VIRTUALENVS := 1
+MANAGE := $(VENV)/bin/python manage.py
+
+.PHONY: install run test bench bench-large
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: Pipfile.lock
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check pipenv
+	$(VENV)/bin/pipenv sync --dev
+	touch $@
+
+run: install
+	$(MANAGE) migrate --noinput
+	$(MANAGE) ingest_dsr data/*.tsv*
+	$(MANAGE) runserver 127.0.0.1:8000
+
+test: install
+	$(VENV)/bin/pytest

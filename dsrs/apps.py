@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DsrsConfig(AppConfig):
+    name = "dsrs"
+    verbose_name = "Digital sales reports"

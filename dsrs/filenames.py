@@ -1,0 +1,56 @@
+"""Where a DSR file name is parsed: DSP, service, optional society, territory, currency, period."""
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+FILE_NAME = re.compile(
+    r"(?P<dsp>[A-Za-z0-9]+)_(?P<service>[A-Za-z0-9]+)(?:_(?P<society>[A-Za-z0-9]+))?"
+    r"_(?P<territory>[A-Z]{2})_(?P<currency>[A-Z]{3})"
+    r"_(?P<start>\d{8})-(?P<end>\d{8})\.tsv(?P<gz>\.gz)?"
+)
+EXPECTED = "{DSP}_{Service}[_{Society}]_{Territory}_{Currency}_{YYYYMMDD}-{YYYYMMDD}.tsv[.gz]"
+
+
+class FileNameError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class DsrFileName:
+    dsp: str
+    service: str
+    society: str | None
+    territory: str
+    currency: str
+    period_start: date
+    period_end: date
+    gzipped: bool
+
+
+def parse_dsr_file_name(path: Path) -> DsrFileName:
+    match = FILE_NAME.fullmatch(path.name)
+    if not match:
+        raise FileNameError(f"file name does not match {EXPECTED}")
+    start = _parse_date(match["start"])
+    end = _parse_date(match["end"])
+    if start > end:
+        raise FileNameError(f"period starts after it ends ({start} > {end})")
+    return DsrFileName(
+        dsp=match["dsp"],
+        service=match["service"],
+        society=match["society"],
+        territory=match["territory"],
+        currency=match["currency"],
+        period_start=start,
+        period_end=end,
+        gzipped=bool(match["gz"]),
+    )
+
+
+def _parse_date(text: str) -> date:
+    try:
+        return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    except ValueError:
+        raise FileNameError(f"{text} is not a valid YYYYMMDD date") from None

@@ -1,0 +1,263 @@
+"""The ingestion service: one DSR file in, one DSR with its usage lines stored, or nothing.
+
+`ingest_dsr` is what the ingest_dsr command (and anything else) calls. A file is streamed in
+bounded chunks: read (gunzip), validate (dsrs.lines), COPY (dsrs.usage_storage), so memory does
+not grow with the file. The lines, the DSR row and its `ingested` status become visible in one
+commit; on any failure the transaction rolls back and only a `failed` DSR row is recorded.
+"""
+
+import enum
+import gzip
+import hashlib
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+from django.db import DatabaseError, transaction
+
+from dsrs import usage_storage
+from dsrs.deletion import delete_dsr
+from dsrs.filenames import DsrFileName, FileNameError, parse_dsr_file_name
+from dsrs.lines import HeaderError, Rejection, check_header, to_copy_text
+from dsrs.models import DSR, Currency, Territory
+from dsrs.rates import RateError, mean_ecb_rate
+
+CHUNK_BYTES = 4 << 20
+REPORTED_REJECTIONS = 100
+
+
+class Outcome(enum.StrEnum):
+    INGESTED = "ingested"
+    SKIPPED = "skipped"  # this very file is already ingested
+    FAILED = "failed"  # recorded as a failed DSR
+    REFUSED = "refused"  # nothing recorded: bad name, unknown code, or a report already ingested
+
+
+@dataclass
+class Progress:
+    lines: int
+    bytes_read: int  # of the file as stored (compressed for .gz)
+    file_size: int
+    seconds: float
+
+
+@dataclass
+class IngestResult:
+    path: Path
+    outcome: Outcome
+    message: str
+    dsr: DSR | None = None
+    lines_read: int = 0
+    lines_stored: int = 0
+    lines_rejected: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in (Outcome.INGESTED, Outcome.SKIPPED)
+
+
+class IngestFailure(Exception):
+    """A file-level failure: the file is not stored and a failed DSR records this message."""
+
+
+def ingest_dsr(
+    *,
+    path: Path,
+    replace: bool = False,
+    eur_rate: Decimal | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> IngestResult:
+    started = time.monotonic()
+    try:
+        name = parse_dsr_file_name(path)
+    except FileNameError as error:
+        return IngestResult(path, Outcome.REFUSED, f"{path}: {error}")
+    territory = Territory.objects.filter(code_2=name.territory).first()
+    if territory is None:
+        return IngestResult(path, Outcome.REFUSED, f"{path}: unknown territory {name.territory!r} (ISO 3166 alpha-2)")
+    currency = Currency.objects.filter(code=name.currency).first()
+    if currency is None:
+        return IngestResult(path, Outcome.REFUSED, f"{path}: unknown currency {name.currency!r} (ISO 4217)")
+
+    dsr = DSR(
+        path=str(path),
+        dsp=name.dsp,
+        service=name.service,
+        society=name.society,
+        territory=territory,
+        currency=currency,
+        period_start=name.period_start,
+        period_end=name.period_end,
+    )
+    reader = DsrReader(path, gzipped=name.gzipped, on_progress=on_progress)
+    try:
+        dsr.sha256 = file_sha256(path)
+        duplicate = DSR.objects.filter(sha256=dsr.sha256, status=DSR.Status.INGESTED).first()
+        if duplicate is not None:
+            return IngestResult(path, Outcome.SKIPPED, f"{path}: skipped, this file is already ingested as DSR {duplicate.id}", dsr=duplicate)
+        previous = _ingested_report(name)
+        if previous is not None and not replace:
+            return IngestResult(
+                path,
+                Outcome.REFUSED,
+                f"{path}: DSR {previous.id} ({previous.path}) already reports this DSP, service, society, "
+                f"territory and period; use --replace to swap it for this file",
+            )
+        dsr.eur_rate, dsr.eur_rate_source = _eur_rate(name, eur_rate)
+        dsr.id = usage_storage.next_dsr_id()
+        with transaction.atomic():
+            usage_storage.load_partition(dsr.id, reader.copy_chunks())
+            reader.check_acceptable()
+            if replace and (replaced := _ingested_report(name, lock=True)) is not None:
+                delete_dsr(replaced)
+            reader.fill_counts(dsr)
+            dsr.status = DSR.Status.INGESTED
+            dsr.save(force_insert=True)
+            usage_storage.attach_partition(dsr.id)
+    except (IngestFailure, DatabaseError, OSError) as error:
+        message = f"{path}: {error}".strip()
+        _record_failure(dsr, reader, message)
+        return IngestResult(path, Outcome.FAILED, message, dsr, *reader.counts(), time.monotonic() - started)
+    replaced = f", replacing DSR {previous.id}" if replace and previous is not None else ""
+    return IngestResult(
+        path,
+        Outcome.INGESTED,
+        f"{path}: ingested as DSR {dsr.id}{replaced}",
+        dsr,
+        *reader.counts(),
+        time.monotonic() - started,
+    )
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while block := file.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _ingested_report(name: DsrFileName, lock: bool = False) -> DSR | None:
+    reports = DSR.objects.filter(
+        status=DSR.Status.INGESTED,
+        dsp=name.dsp,
+        service=name.service,
+        society=name.society,
+        territory_id=name.territory,
+        period_start=name.period_start,
+        period_end=name.period_end,
+    )
+    if lock:
+        reports = reports.select_for_update()
+    return reports.first()
+
+
+def _eur_rate(name: DsrFileName, override: Decimal | None) -> tuple[Decimal, str]:
+    if override is not None:
+        return override, DSR.RateSource.OVERRIDE
+    try:
+        return mean_ecb_rate(name.currency, name.period_start, name.period_end), DSR.RateSource.ECB
+    except RateError as error:
+        raise IngestFailure(f"{error}; give one with --eur-rate") from None
+
+
+def _record_failure(dsr: DSR, reader: "DsrReader", message: str) -> None:
+    dsr.status = DSR.Status.FAILED
+    dsr.error = message
+    reader.fill_counts(dsr)
+    if dsr.id is None:  # failed before drawing an id for the partition
+        dsr.id = usage_storage.next_dsr_id()
+    dsr.save(force_insert=True)
+
+
+class DsrReader:
+    """Streams a DSR file as COPY text chunks, counting and reporting rejected lines."""
+
+    def __init__(self, path: Path, *, gzipped: bool, on_progress: Callable[[Progress], None] | None):
+        self.path = path
+        self.gzipped = gzipped
+        self.on_progress = on_progress
+        self.lines_read = 0
+        self.lines_stored = 0
+        self.lines_rejected = 0
+        self.rejections: list[Rejection] = []
+
+    def counts(self) -> tuple[int, int, int]:
+        return self.lines_read, self.lines_stored, self.lines_rejected
+
+    def fill_counts(self, dsr: DSR) -> None:
+        dsr.lines_read, dsr.lines_stored, dsr.lines_rejected = self.counts()
+        dsr.rejections = [{"line": r.line, "reason": r.reason} for r in self.rejections]
+
+    def copy_chunks(self) -> Iterator[bytes]:
+        started = time.monotonic()
+        with open(self.path, "rb") as raw:
+            file_size = raw.seek(0, 2)
+            raw.seek(0)
+            stream = gzip.GzipFile(fileobj=raw, mode="rb") if self.gzipped else raw
+            for chunk in self._line_chunks(stream):
+                copy_text, stored, rejections = to_copy_text(chunk, first_line=self.lines_read + 2)
+                self.lines_read += stored + len(rejections)
+                self.lines_stored += stored
+                self.lines_rejected += len(rejections)
+                self.rejections.extend(rejections[: REPORTED_REJECTIONS - len(self.rejections)])
+                yield copy_text
+                if self.on_progress:
+                    self.on_progress(Progress(self.lines_read, raw.tell(), file_size, time.monotonic() - started))
+
+    def _line_chunks(self, stream) -> Iterator[bytes]:
+        """Whole lines, CHUNK_BYTES at a time, after checking the header line."""
+        pending = b""
+        header_checked = False
+        while True:
+            try:
+                block = stream.read(CHUNK_BYTES)
+            except EOFError:
+                raise IngestFailure(f"truncated gzip: the file ends after line {self.lines_read + 1}") from None
+            except (gzip.BadGzipFile, zlib.error) as error:
+                raise IngestFailure(f"not a readable gzip file ({error}) after line {self.lines_read + 1}") from None
+            if not block:
+                break
+            pending += block
+            if not header_checked:
+                end = pending.find(b"\n")
+                if end < 0:
+                    continue
+                self._check_header(pending[:end])
+                pending = pending[end + 1 :]
+                header_checked = True
+            cut = pending.rfind(b"\n") + 1
+            if cut:
+                yield pending[:cut]
+                pending = pending[cut:]
+        if not header_checked:
+            self._check_header(pending)
+            pending = b""
+        if pending:  # the last line has no line end
+            yield pending + b"\n"
+
+    def _check_header(self, line: bytes) -> None:
+        if not line:
+            raise IngestFailure("line 1: the file is empty, expected a header line")
+        try:
+            check_header(line.removesuffix(b"\r"))
+        except HeaderError as error:
+            raise IngestFailure(str(error)) from None
+
+    def check_acceptable(self) -> None:
+        """Fail the whole file when it has no valid line or too many rejected ones."""
+        first = f"; first: line {self.rejections[0].line}: {self.rejections[0].reason}" if self.rejections else ""
+        if self.lines_stored == 0:
+            raise IngestFailure(f"no valid usage line ({self.lines_rejected} rejected{first})")
+        ratio = self.lines_rejected / self.lines_read
+        limit = settings.DSR_MAX_REJECTED_RATIO
+        if ratio > limit:
+            raise IngestFailure(
+                f"{self.lines_rejected} of {self.lines_read} lines rejected ({ratio:.2%}), "
+                f"more than DSR_MAX_REJECTED_RATIO ({limit:.2%}){first}"
+            )

@@ -1,0 +1,118 @@
+"""Where a DSR line is validated, and valid lines are turned into PostgreSQL COPY text.
+
+Lines are handled a chunk at a time: a chunk whose lines are all valid (the usual case) is checked
+by one regular expression and rewritten by a few bytes-level passes, all in C, so the cost per line
+stays far below a Python loop. Only a chunk holding a bad line is walked line by line, to say
+which line is wrong and why.
+"""
+
+import re
+from dataclasses import dataclass
+
+HEADER = ("dsp_id", "title", "artists", "isrc", "usages", "revenue")
+MAX_USAGES = 2**63 - 1  # PostgreSQL bigint
+
+USAGES = re.compile(rb"\d+")
+REVENUE = re.compile(rb"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,3})?")
+
+# A run of valid LF-terminated lines. It accepts a subset of what line_rejection() accepts (at
+# most 18 usage digits, so that any match fits a bigint), so a chunk it matches is all valid.
+_TEXT = rb"[^\t\n\x00]*"
+_VALID_LINES = re.compile(
+    rb"(?:[^\t\n\x00]+\t" + _TEXT + rb"\t" + _TEXT + rb"\t" + _TEXT
+    + rb"\t(?:\d{1,18})?\t(?:" + REVENUE.pattern + rb")?\n)*"
+)
+# Empty usages (5th field) or revenue (6th field) mean 0. Valid lines have exactly five tabs, so
+# a tab followed by one tab-free field and the line end is the 4th one.
+_EMPTY_USAGES = re.compile(rb"\t(?=\t[^\t\n]*\n)")
+_EMPTY_REVENUE = re.compile(rb"\t(?=\n)")
+
+
+@dataclass(frozen=True)
+class Rejection:
+    line: int
+    reason: str
+
+
+class HeaderError(ValueError):
+    pass
+
+
+def check_header(line: bytes) -> None:
+    """`line` is the file's first line without its line end."""
+    line = line.removeprefix(b"\xef\xbb\xbf")
+    try:
+        names = tuple(name.strip().lower() for name in line.decode("utf-8").split("\t"))
+    except UnicodeDecodeError:
+        names = ()
+    if names != HEADER:
+        shown = line[:200].decode("utf-8", "replace")
+        raise HeaderError(f"line 1: expected the header {' '.join(HEADER)!r} (tab-separated), found {shown!r}")
+
+
+def line_rejection(line: bytes) -> str | None:
+    """Why a data line (without its line end) is rejected, or None when it is valid."""
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return f"invalid UTF-8 at byte {error.start + 1}"
+    if b"\x00" in line:
+        return "contains a NUL character"
+    fields = line.split(b"\t")
+    if len(fields) != len(HEADER):
+        return f"expected {len(HEADER)} tab-separated fields, found {len(fields)}"
+    dsp_id, _title, _artists, _isrc, usages, revenue = fields
+    if not dsp_id:
+        return "empty dsp_id"
+    if usages and not (USAGES.fullmatch(usages) and int(usages) <= MAX_USAGES):
+        return f"usages {_show(usages)} is not a non-negative integer"
+    if revenue and not REVENUE.fullmatch(revenue):
+        return f"revenue {_show(revenue)} is not a non-negative finite decimal"
+    return None
+
+
+def to_copy_text(chunk: bytes, first_line: int) -> tuple[bytes, int, list[Rejection]]:
+    """Validate a chunk of whole lines, each ending in LF or CRLF, the first being line
+    `first_line` of the file.
+
+    Returns the valid lines in COPY text format, their count, and the rejected lines.
+    """
+    if b"\r" in chunk:
+        chunk = chunk.replace(b"\r\n", b"\n")
+    if _all_valid(chunk):
+        valid, rejections = chunk, []
+    else:
+        valid, rejections = _split_valid(chunk, first_line)
+    stored = valid.count(b"\n")
+    if b"\\" in valid:
+        valid = valid.replace(b"\\", b"\\\\")
+    if b"\r" in valid:  # a carriage return inside a field; COPY would take it for a line end
+        valid = valid.replace(b"\r", b"\\r")
+    valid = _EMPTY_REVENUE.sub(b"\t0", _EMPTY_USAGES.sub(b"\t0", valid))
+    return valid, stored, rejections
+
+
+def _all_valid(chunk: bytes) -> bool:
+    if not _VALID_LINES.fullmatch(chunk):
+        return False
+    try:
+        chunk.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _split_valid(chunk: bytes, first_line: int) -> tuple[bytes, list[Rejection]]:
+    valid = []
+    rejections = []
+    for number, line in enumerate(chunk.split(b"\n")[:-1], start=first_line):
+        reason = line_rejection(line)
+        if reason is None:
+            valid.append(line)
+        else:
+            rejections.append(Rejection(number, reason))
+    return b"".join(line + b"\n" for line in valid), rejections
+
+
+def _show(value: bytes) -> str:
+    return repr(value[:50].decode("utf-8", "replace"))

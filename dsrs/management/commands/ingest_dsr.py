@@ -1,0 +1,71 @@
+import sys
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from dsrs.ingestion import Progress, ingest_dsr
+
+
+def positive_decimal(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = Decimal(0)
+    if not value.is_finite() or value <= 0:
+        raise ValueError(text)
+    return value
+
+
+class Command(BaseCommand):
+    help = "Ingest DSR files (.tsv or .tsv.gz). Exits non-zero unless every file ends up ingested."
+
+    def add_arguments(self, parser):
+        parser.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+        parser.add_argument(
+            "--replace",
+            action="store_true",
+            help="swap an ingested DSR of the same DSP, service, society, territory and period for this file",
+        )
+        parser.add_argument(
+            "--eur-rate",
+            type=positive_decimal,
+            metavar="X",
+            help="units of the file's currency per 1 EUR, instead of the mean ECB rate over its period",
+        )
+
+    def handle(self, *args, paths: list[Path], replace: bool, eur_rate: Decimal | None, **options):
+        failures = 0
+        for path in paths:
+            on_progress = self._progress_bar(path) if sys.stderr.isatty() else None
+            result = ingest_dsr(path=path, replace=replace, eur_rate=eur_rate, on_progress=on_progress)
+            if on_progress:
+                sys.stderr.write("\r\033[K")
+            if result.ok:
+                self.stdout.write(result.message)
+            else:
+                failures += 1
+                self.stderr.write(self.style.ERROR(result.message))
+            if result.lines_read:
+                rate = result.lines_read / result.seconds if result.seconds else 0
+                self.stdout.write(
+                    f"  lines read {result.lines_read:,}, stored {result.lines_stored:,}, "
+                    f"rejected {result.lines_rejected:,} in {result.seconds:.1f} s ({rate:,.0f} lines/s)"
+                )
+            for rejection in (result.dsr.rejections if result.dsr else [])[:5]:
+                self.stdout.write(f"  rejected line {rejection['line']}: {rejection['reason']}")
+        if failures:
+            raise CommandError(f"{failures} of {len(paths)} files not ingested")
+
+    @staticmethod
+    def _progress_bar(path: Path):
+        def show(progress: Progress) -> None:
+            done = progress.bytes_read / progress.file_size if progress.file_size else 1
+            bar = "#" * int(done * 30)
+            speed = progress.bytes_read / progress.seconds / 1e6 if progress.seconds else 0
+            sys.stderr.write(
+                f"\r\033[K{path.name} [{bar:<30}] {done:4.0%} {progress.lines:,} lines {speed:.1f} MB/s"
+            )
+            sys.stderr.flush()
+
+        return show

@@ -1,0 +1,60 @@
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from dsrs.filenames import DsrFileName, FileNameError, parse_dsr_file_name
+
+
+def test_it_parses_a_gzipped_name_without_society():
+    assert parse_dsr_file_name(Path("data/Spotify_SpotifyDuo_NO_NOK_20200101-20200131.tsv.gz")) == DsrFileName(
+        dsp="Spotify",
+        service="SpotifyDuo",
+        society=None,
+        territory="NO",
+        currency="NOK",
+        period_start=date(2020, 1, 1),
+        period_end=date(2020, 1, 31),
+        gzipped=True,
+    )
+
+
+def test_it_parses_a_plain_name_with_a_society():
+    assert parse_dsr_file_name(Path("Spotify_SpotifyStudent_SGAE_GB_GBP_20210901-20210930.tsv")) == DsrFileName(
+        dsp="Spotify",
+        service="SpotifyStudent",
+        society="SGAE",
+        territory="GB",
+        currency="GBP",
+        period_start=date(2021, 9, 1),
+        period_end=date(2021, 9, 30),
+        gzipped=False,
+    )
+
+
+def test_it_accepts_a_one_day_period():
+    assert parse_dsr_file_name(Path("YouTube_Music_ES_EUR_20200229-20200229.tsv")).period_end == date(2020, 2, 29)
+
+
+@pytest.mark.parametrize(
+    "name, reason",
+    [
+        ("Spotify_NO_NOK_20200101-20200131.tsv", "does not match"),  # no service
+        ("Spotify_Duo_Extra_SGAE_NO_NOK_20200101-20200131.tsv", "does not match"),  # one part too many
+        ("Spotify_SpotifyDuo_no_NOK_20200101-20200131.tsv", "does not match"),  # lowercase territory
+        ("Spotify_SpotifyDuo_NOR_NOK_20200101-20200131.tsv", "does not match"),  # alpha-3 territory
+        ("Spotify_SpotifyDuo_NO_NO_20200101-20200131.tsv", "does not match"),  # 2-letter currency
+        ("Spotify_Spotify-Duo_NO_NOK_20200101-20200131.tsv", "does not match"),  # not alphanumeric
+        ("Spotify_SpotifyDuo_NO_NOK_2020011-20200131.tsv", "does not match"),  # 7-digit date
+        ("Spotify_SpotifyDuo_NO_NOK_20200101_20200131.tsv", "does not match"),  # no dash
+        ("Spotify_SpotifyDuo_NO_NOK_20200101-20200131.csv", "does not match"),  # extension
+        ("Spotify_SpotifyDuo_NO_NOK_20200101-20200131.tsv.zip", "does not match"),
+        ("Spotify_SpotifyDuo_NO_NOK_20200101-20200131", "does not match"),
+        ("Spotify_SpotifyDuo_NO_NOK_20200230-20200331.tsv", "20200230 is not a valid YYYYMMDD date"),
+        ("Spotify_SpotifyDuo_NO_NOK_20200101-20201331.tsv", "20201331 is not a valid YYYYMMDD date"),
+        ("Spotify_SpotifyDuo_NO_NOK_20200201-20200131.tsv", "period starts after it ends (2020-02-01 > 2020-01-31)"),
+    ],
+)
+def test_it_rejects_a_malformed_name(name, reason):
+    with pytest.raises(FileNameError, match=reason.replace("(", r"\(").replace(")", r"\)")):
+        parse_dsr_file_name(Path(name))

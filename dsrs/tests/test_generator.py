@@ -1,0 +1,74 @@
+import gzip
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from dsrs.generator import SAMPLES, generate_dsr, generate_samples
+from dsrs.ingestion import Outcome, ingest_dsr
+from dsrs.lines import line_rejection
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+
+
+def read_lines(path: Path) -> list[bytes]:
+    data = path.read_bytes()
+    return (gzip.decompress(data) if path.suffix == ".gz" else data).splitlines()
+
+
+def test_the_committed_samples_are_what_the_generator_writes(tmp_path):
+    generate_samples(tmp_path)
+
+    assert sorted(p.name for p in DATA.iterdir()) == sorted(SAMPLES)
+    for name in SAMPLES:
+        assert (tmp_path / name).read_bytes() == (DATA / name).read_bytes(), name
+
+
+def test_the_same_seed_writes_the_same_file_and_another_seed_another(tmp_path):
+    generate_dsr(tmp_path / "a.tsv.gz", lines=100, seed=4)
+    generate_dsr(tmp_path / "b.tsv.gz", lines=100, seed=4)
+    generate_dsr(tmp_path / "c.tsv.gz", lines=100, seed=6)
+
+    assert (tmp_path / "a.tsv.gz").read_bytes() == (tmp_path / "b.tsv.gz").read_bytes()
+    assert (tmp_path / "a.tsv.gz").read_bytes() != (tmp_path / "c.tsv.gz").read_bytes()
+
+
+def test_generated_files_carry_the_flaws_of_real_ones_and_only_valid_lines(tmp_path):
+    path = tmp_path / "s.tsv"
+    generate_dsr(path, lines=5000, seed=3)
+
+    raw = path.read_bytes()
+    header, *lines = [line.removesuffix(b"\r") for line in raw.split(b"\n")[:-1]]
+    fields = [line.split(b"\t") for line in lines]
+    assert raw.count(b"\r\n") == 5001  # odd seeds write CRLF
+    assert header == b"dsp_id\ttitle\tartists\tisrc\tusages\trevenue"
+    assert len(lines) == 5000
+    assert all(line_rejection(line) is None for line in lines)
+    assert any(f[4] == b"" for f in fields)  # empty usages
+    assert any(f[5] == b"" for f in fields)  # empty revenue
+    assert any(f[1] == b"" for f in fields)  # empty title
+    assert any(f[3] == b"" for f in fields)  # empty isrc
+    assert any(b"e-" in f[5] for f in fields)  # scientific notation
+    assert len({f[0] for f in fields}) < 5000  # a dsp_id repeated inside the file
+
+
+def test_files_share_resources(tmp_path):
+    generate_dsr(tmp_path / "a.tsv", lines=1000, seed=2)
+    generate_dsr(tmp_path / "b.tsv", lines=1000, seed=5)
+
+    ids = [{line.split(b"\t")[0] for line in read_lines(tmp_path / name)[1:]} for name in ("a.tsv", "b.tsv")]
+    assert len(ids[0] & ids[1]) > 100
+
+
+@pytest.mark.django_db
+def test_the_samples_ingest_cleanly():
+    results = [ingest_dsr(path=DATA / name) for name in SAMPLES]
+
+    assert [(r.outcome, r.lines_read, r.lines_stored, r.lines_rejected) for r in results] == [(Outcome.INGESTED, 1000, 1000, 0)] * 5
+
+
+def test_the_command_refuses_a_name_ingest_dsr_would_refuse(tmp_path):
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="file name does not match"):
+        call_command("generate_dsr", str(tmp_path / "sample.tsv"))

@@ -1,0 +1,376 @@
+import gzip
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from dsrs.ingestion import Outcome, ingest_dsr
+from dsrs.models import DSR, Currency, Territory
+
+from .conftest import SEED_DATA, stored_lines, usage_partitions
+
+pytestmark = pytest.mark.django_db
+
+NOK_JANUARY_2020 = "Spotify_SpotifyDuo_NO_NOK_20200101-20200131.tsv.gz"
+EUR_JANUARY_2020 = "Spotify_SpotifyFamilyPlan_ES_EUR_20200101-20200131.tsv"
+GOOD = ["id1\tSong One\tAna|Ben\tES0000000001\t10\t1.5", "id2\tSong Two\tCarla\tES0000000002\t20\t2.25"]
+
+
+def test_it_ingests_a_gzipped_file(write_dsr):
+    path = write_dsr(NOK_JANUARY_2020, GOOD)
+
+    result = ingest_dsr(path=path)
+
+    assert result.outcome == Outcome.INGESTED
+    assert result.message == f"{path}: ingested as DSR {result.dsr.id}"
+    dsr = DSR.objects.get()
+    assert (dsr.status, dsr.path, dsr.dsp, dsr.service, dsr.society) == ("ingested", str(path), "Spotify", "SpotifyDuo", None)
+    assert (dsr.territory.name, dsr.currency.name) == ("Norway", "Norwegian Krone")
+    assert (str(dsr.period_start), str(dsr.period_end)) == ("2020-01-01", "2020-01-31")
+    assert (dsr.lines_read, dsr.lines_stored, dsr.lines_rejected, dsr.rejections) == (2, 2, 0, [])
+    assert (dsr.eur_rate, dsr.eur_rate_source) == (Decimal("9.9384227273"), "ecb")
+    assert dsr.error == ""
+    assert stored_lines(dsr.id) == [
+        ("id1", "Song One", "Ana|Ben", "ES0000000001", 10, Decimal("1.5")),
+        ("id2", "Song Two", "Carla", "ES0000000002", 20, Decimal("2.25")),
+    ]
+
+
+def test_it_ingests_a_plain_crlf_file_with_a_bom_and_a_society(write_dsr):
+    path = write_dsr(
+        "Spotify_SpotifyStudent_SGAE_GB_GBP_20210901-20210930.tsv",
+        GOOD,
+        header="\ufeffdsp_id\ttitle\tartists\tisrc\tusages\trevenue",
+        newline="\r\n",
+    )
+
+    dsr = ingest_dsr(path=path).dsr
+
+    assert (dsr.status, dsr.society, dsr.territory.name, dsr.currency.name) == ("ingested", "SGAE", "United Kingdom", "Pound Sterling")
+    assert [line[:2] for line in stored_lines(dsr.id)] == [("id1", "Song One"), ("id2", "Song Two")]
+
+
+def test_the_last_line_may_lack_its_line_end(tmp_path):
+    path = tmp_path / EUR_JANUARY_2020
+    path.write_bytes(b"dsp_id\ttitle\tartists\tisrc\tusages\trevenue\nid1\tt\ta\ti\t1\t2")
+
+    dsr = ingest_dsr(path=path).dsr
+
+    assert stored_lines(dsr.id) == [("id1", "t", "a", "i", 1, Decimal(2))]
+
+
+def test_empty_numbers_are_zero_and_empty_texts_are_stored_empty(write_dsr):
+    path = write_dsr(EUR_JANUARY_2020, ["id1\t\t\t\t\t", "id2\tt\ta\ti\t\t3.5", "id3\tt\ta\ti\t4\t"])
+
+    dsr = ingest_dsr(path=path).dsr
+
+    assert (dsr.lines_stored, dsr.lines_rejected) == (3, 0)
+    assert stored_lines(dsr.id) == [
+        ("id1", "", "", "", 0, Decimal(0)),
+        ("id2", "t", "a", "i", 0, Decimal("3.5")),
+        ("id3", "t", "a", "i", 4, Decimal(0)),
+    ]
+
+
+def test_text_is_stored_exactly_as_reported(write_dsr):
+    path = write_dsr(EUR_JANUARY_2020, ['id\\1\t"Quoted" \\N caf\u00e9\tA|B\t\t1\t2.220446049250313e-16'])
+
+    dsr = ingest_dsr(path=path).dsr
+
+    assert stored_lines(dsr.id) == [("id\\1", '"Quoted" \\N caf\u00e9', "A|B", "", 1, Decimal("2.220446049250313e-16"))]
+
+
+def test_a_dsp_id_repeated_in_one_file_is_kept_as_separate_lines(write_dsr):
+    path = write_dsr(EUR_JANUARY_2020, ["id1\tt\ta\ti\t1\t2", "id1\tt\ta\ti\t1\t2"])
+
+    dsr = ingest_dsr(path=path).dsr
+
+    assert stored_lines(dsr.id) == [("id1", "t", "a", "i", 1, Decimal(2))] * 2
+
+
+def test_rejected_lines_are_counted_and_reported_but_not_stored(write_dsr, settings):
+    settings.DSR_MAX_REJECTED_RATIO = 0.5
+    path = write_dsr(EUR_JANUARY_2020, ["id1\tt\ta\ti\t1\t2", "id2\tt\ta\ti\t-1\t2", b"id3\t\xff\ta\ti\t1\t2", "id4\tt\ta\ti\t1\t2"])
+
+    result = ingest_dsr(path=path)
+
+    dsr = result.dsr
+    assert (dsr.status, dsr.lines_read, dsr.lines_stored, dsr.lines_rejected) == ("ingested", 4, 2, 2)
+    assert dsr.rejections == [
+        {"line": 3, "reason": "usages '-1' is not a non-negative integer"},
+        {"line": 4, "reason": "invalid UTF-8 at byte 5"},
+    ]
+    assert [line[0] for line in stored_lines(dsr.id)] == ["id1", "id4"]
+
+
+def test_the_rejection_report_keeps_the_first_100_rejected_lines(write_dsr, settings):
+    settings.DSR_MAX_REJECTED_RATIO = 0.5
+    path = write_dsr(EUR_JANUARY_2020, ["bad"] * 150 + ["id\tt\ta\ti\t1\t2"] * 150)
+
+    dsr = ingest_dsr(path=path).dsr
+
+    assert (dsr.status, dsr.lines_rejected) == ("ingested", 150)
+    assert [r["line"] for r in dsr.rejections] == list(range(2, 102))
+
+
+def test_a_file_over_the_rejection_ratio_fails_whole(write_dsr):
+    path = write_dsr(EUR_JANUARY_2020, ["id\tt\ta\ti\t1\t2"] * 98 + ["id\tt\ta\ti\tx\t2"] * 2)
+
+    result = ingest_dsr(path=path)
+
+    assert result.outcome == Outcome.FAILED
+    assert result.message == (
+        f"{path}: 2 of 100 lines rejected (2.00%), more than DSR_MAX_REJECTED_RATIO (1.00%); "
+        "first: line 100: usages 'x' is not a non-negative integer"
+    )
+    dsr = DSR.objects.get()
+    assert (dsr.status, dsr.error, dsr.lines_read, dsr.lines_stored, dsr.lines_rejected) == ("failed", result.message, 100, 98, 2)
+    assert stored_lines(dsr.id) == []
+    assert usage_partitions() == []
+
+
+def test_a_file_at_the_rejection_ratio_is_ingested(write_dsr):
+    path = write_dsr(EUR_JANUARY_2020, ["id\tt\ta\ti\t1\t2"] * 99 + ["id\tt\ta\ti\tx\t2"])
+
+    assert ingest_dsr(path=path).dsr.status == "ingested"
+
+
+def test_a_file_without_valid_lines_fails(write_dsr):
+    result = ingest_dsr(path=write_dsr(EUR_JANUARY_2020, []))
+
+    assert result.outcome == Outcome.FAILED
+    assert result.message.endswith(": no valid usage line (0 rejected)")
+    assert DSR.objects.get().status == "failed"
+
+
+@pytest.mark.parametrize(
+    "header, error",
+    [
+        ("dsp_id\ttitle\tartists\tisrc\tusages", "line 1: expected the header 'dsp_id title artists isrc usages revenue' (tab-separated), found 'dsp_id\\ttitle\\tartists\\tisrc\\tusages'"),
+        ("id0\tt\ta\ti\t1\t2", "line 1: expected the header 'dsp_id title artists isrc usages revenue' (tab-separated), found 'id0\\tt\\ta\\ti\\t1\\t2'"),
+    ],
+)
+def test_a_wrong_header_fails_the_file(write_dsr, header, error):
+    path = write_dsr(EUR_JANUARY_2020, GOOD, header=header)
+
+    result = ingest_dsr(path=path)
+
+    assert (result.outcome, result.message) == (Outcome.FAILED, f"{path}: {error}")
+    assert DSR.objects.get().error == f"{path}: {error}"
+
+
+def test_an_empty_file_fails(tmp_path):
+    path = tmp_path / EUR_JANUARY_2020
+    path.write_bytes(b"")
+
+    assert ingest_dsr(path=path).message == f"{path}: line 1: the file is empty, expected a header line"
+
+
+def test_a_truncated_gzip_fails_and_stores_nothing(tmp_path):
+    path = tmp_path / NOK_JANUARY_2020
+    data = "dsp_id\ttitle\tartists\tisrc\tusages\trevenue\n" + "".join(f"id{i}\tt\ta\ti\t1\t2\n" for i in range(600_000))
+    compressed = gzip.compress(data.encode())
+    path.write_bytes(compressed[: len(compressed) * 3 // 4])
+
+    result = ingest_dsr(path=path)
+
+    assert result.outcome == Outcome.FAILED
+    assert result.message.startswith(f"{path}: truncated gzip: the file ends after line ")
+    assert 0 < result.lines_read < 600_000  # it failed in the middle of the load...
+    dsr = DSR.objects.get()
+    assert (dsr.status, dsr.lines_read) == ("failed", result.lines_read)
+    assert stored_lines(dsr.id) == []  # ...and nothing of it remains
+    assert usage_partitions() == []
+
+
+def test_a_gz_name_on_a_plain_file_fails(write_dsr, tmp_path):
+    path = tmp_path / NOK_JANUARY_2020
+    path.write_text("dsp_id\ttitle\tartists\tisrc\tusages\trevenue\n")
+
+    result = ingest_dsr(path=path)
+
+    assert result.message == f"{path}: not a readable gzip file (Not a gzipped file (b'ds')) after line 1"
+
+
+def test_a_missing_file_fails(tmp_path):
+    path = tmp_path / EUR_JANUARY_2020
+
+    result = ingest_dsr(path=path)
+
+    assert (result.outcome, result.message) == (Outcome.FAILED, f"{path}: [Errno 2] No such file or directory: '{path}'")
+
+
+def test_a_database_error_in_the_middle_of_the_load_leaves_no_trace(write_dsr, monkeypatch):
+    from dsrs import usage_storage
+
+    def failing_attach(dsr_id):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1/0")
+
+    monkeypatch.setattr(usage_storage, "attach_partition", failing_attach)
+
+    result = ingest_dsr(path=write_dsr(EUR_JANUARY_2020, GOOD))
+
+    assert result.outcome == Outcome.FAILED
+    assert "division by zero" in result.message
+    assert list(DSR.objects.values_list("status", flat=True)) == ["failed"]
+    assert usage_partitions() == []
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("Spotify_SpotifyDuo_NO_NOK_2020-01.tsv", "file name does not match"),
+        ("Spotify_SpotifyDuo_XX_NOK_20200101-20200131.tsv", "unknown territory 'XX' (ISO 3166 alpha-2)"),
+        ("Spotify_SpotifyDuo_NO_QQQ_20200101-20200131.tsv", "unknown currency 'QQQ' (ISO 4217)"),
+    ],
+)
+def test_a_bad_name_or_unknown_code_stores_nothing(write_dsr, name, message):
+    result = ingest_dsr(path=write_dsr(name, GOOD))
+
+    assert result.outcome == Outcome.REFUSED
+    assert message in result.message
+    assert DSR.objects.count() == 0
+
+
+def test_the_same_file_is_not_ingested_twice(write_dsr):
+    path = write_dsr(EUR_JANUARY_2020, GOOD)
+    first = ingest_dsr(path=path).dsr
+
+    result = ingest_dsr(path=path)
+
+    assert (result.outcome, result.message) == (Outcome.SKIPPED, f"{path}: skipped, this file is already ingested as DSR {first.id}")
+    assert DSR.objects.count() == 1
+
+
+def test_a_second_delivery_of_a_report_is_refused_without_replace(write_dsr, tmp_path):
+    first = ingest_dsr(path=write_dsr(EUR_JANUARY_2020, GOOD)).dsr
+    (tmp_path / "again").mkdir()
+    second = write_dsr(f"again/{EUR_JANUARY_2020}", GOOD[:1])
+
+    result = ingest_dsr(path=second)
+
+    assert result.outcome == Outcome.REFUSED
+    assert result.message == (
+        f"{second}: DSR {first.id} ({first.path}) already reports this DSP, service, society, territory and "
+        "period; use --replace to swap it for this file"
+    )
+    assert list(DSR.objects.values_list("id", flat=True)) == [first.id]
+
+
+def test_replace_swaps_the_ingested_report_for_the_new_file(write_dsr, tmp_path):
+    first = ingest_dsr(path=write_dsr(EUR_JANUARY_2020, GOOD)).dsr
+    (tmp_path / "again").mkdir()
+
+    result = ingest_dsr(path=write_dsr(f"again/{EUR_JANUARY_2020}", ["id9\tt\ta\ti\t9\t9"]), replace=True)
+
+    assert result.message.endswith(f"ingested as DSR {result.dsr.id}, replacing DSR {first.id}")
+    assert list(DSR.objects.values_list("id", flat=True)) == [result.dsr.id]
+    assert stored_lines(first.id) == []
+    assert stored_lines(result.dsr.id) == [("id9", "t", "a", "i", 9, Decimal(9))]
+    assert usage_partitions() == [f"dsrs_usage_{result.dsr.id}"]
+
+
+def test_a_failed_replacement_keeps_the_ingested_report(write_dsr, tmp_path):
+    first = ingest_dsr(path=write_dsr(EUR_JANUARY_2020, GOOD)).dsr
+    (tmp_path / "again").mkdir()
+
+    result = ingest_dsr(path=write_dsr(f"again/{EUR_JANUARY_2020}", ["bad"]), replace=True)
+
+    assert result.outcome == Outcome.FAILED
+    assert DSR.objects.get(id=first.id).status == "ingested"
+    assert len(stored_lines(first.id)) == 2
+
+
+def test_other_societies_and_periods_are_other_reports(write_dsr):
+    ingest_dsr(path=write_dsr("Spotify_SpotifyStudent_GB_GBP_20210901-20210930.tsv", GOOD))
+    ingest_dsr(path=write_dsr("Spotify_SpotifyStudent_SGAE_GB_GBP_20210901-20210930.tsv", GOOD[:1]))
+    ingest_dsr(path=write_dsr("Spotify_SpotifyStudent_GB_GBP_20211001-20211031.tsv", GOOD[1:]))
+
+    assert DSR.objects.filter(status="ingested").count() == 3
+
+
+def test_euro_reports_have_rate_one(write_dsr):
+    assert ingest_dsr(path=write_dsr(EUR_JANUARY_2020, GOOD)).dsr.eur_rate == Decimal(1)
+
+
+def test_the_eur_rate_can_be_given(write_dsr):
+    dsr = ingest_dsr(path=write_dsr(NOK_JANUARY_2020, GOOD), eur_rate=Decimal("10.5")).dsr
+
+    assert (dsr.eur_rate, dsr.eur_rate_source) == (Decimal("10.5"), "override")
+
+
+def test_a_period_without_ecb_rate_fails_the_file(write_dsr):
+    path = write_dsr("Spotify_SpotifyDuo_RU_RUB_20230101-20230131.tsv", GOOD)
+
+    result = ingest_dsr(path=path)
+
+    assert result.message == f"{path}: no ECB rate for RUB published between 2023-01-01 and 2023-01-31; give one with --eur-rate"
+    assert DSR.objects.get().status == "failed"
+
+
+def test_the_reference_data_has_iso_names():
+    assert Territory.objects.get(code_2="ES").name == "Spain"
+    assert Territory.objects.get(code_2="GB").name == "United Kingdom"
+    assert Currency.objects.get(code="EUR").name == "Euro"
+    assert Currency.objects.get(code="NOK").name == "Norwegian Krone"
+    assert (Territory.objects.count(), Currency.objects.count()) == (249, 178)
+
+
+@pytest.mark.skipif(not SEED_DATA.is_dir(), reason="../shared/seed-data is not beside the project")
+def test_the_real_sample_files_are_ingested():
+    for path in sorted(SEED_DATA.iterdir()):
+        assert ingest_dsr(path=path).outcome == Outcome.INGESTED
+
+    assert list(DSR.objects.values_list("path", "status", "lines_read", "lines_stored", "lines_rejected", "eur_rate")) == [
+        (str(SEED_DATA / "Spotify_SpotifyDuo_NO_NOK_20200101-20200131.tsv.gz"), "ingested", 1000, 1000, 0, Decimal("9.9384227273")),
+        (str(SEED_DATA / "Spotify_SpotifyFamilyPlan_ES_EUR_20200101-20200131.tsv.gz"), "ingested", 1000, 1000, 0, Decimal(1)),
+        (str(SEED_DATA / "Spotify_SpotifyFree_CH_CHF_20200201-20200228.tsv.gz"), "ingested", 1000, 1000, 0, Decimal("1.0647800000")),
+        (str(SEED_DATA / "Spotify_SpotifyStudent_GB_GBP_20200301-20200331.tsv.gz"), "ingested", 1000, 1000, 0, Decimal("0.8945954545")),
+        (str(SEED_DATA / "Spotify_SpotifyStudent_SGAE_GB_GBP_20210901-20210930.tsv"), "ingested", 13, 13, 0, Decimal("0.8568331818")),
+    ]
+
+
+class TestCommand:
+    def test_it_reports_each_file_and_exits_zero_when_all_are_ingested(self, write_dsr, capsys):
+        first = write_dsr(EUR_JANUARY_2020, GOOD)
+        second = write_dsr(NOK_JANUARY_2020, GOOD[:1])
+
+        call_command("ingest_dsr", str(first), str(second), "--eur-rate", "10")
+
+        out = capsys.readouterr().out.splitlines()
+        ids = list(DSR.objects.values_list("id", flat=True))
+        assert out[0] == f"{first}: ingested as DSR {ids[0]}"
+        assert out[1].startswith("  lines read 2, stored 2, rejected 0 in ")
+        assert out[2] == f"{second}: ingested as DSR {ids[1]}"
+
+    def test_it_exits_non_zero_when_a_file_fails(self, write_dsr, capsys):
+        good = write_dsr(EUR_JANUARY_2020, GOOD)
+        bad = write_dsr("Spotify_SpotifyDuo_NO_NOK_2020.tsv", GOOD)
+
+        with pytest.raises(CommandError, match="1 of 2 files not ingested"):
+            call_command("ingest_dsr", str(good), str(bad))
+
+        assert f"{bad}: file name does not match" in capsys.readouterr().err
+        assert DSR.objects.get().status == "ingested"
+
+    def test_it_shows_the_first_rejected_lines(self, write_dsr, capsys, settings):
+        settings.DSR_MAX_REJECTED_RATIO = 0.5
+        call_command("ingest_dsr", str(write_dsr(EUR_JANUARY_2020, GOOD + ["id3\tt\ta\ti\t1"])))
+
+        assert "  rejected line 4: expected 6 tab-separated fields, found 5" in capsys.readouterr().out
+
+    def test_an_ingested_file_is_skipped_without_error(self, write_dsr, capsys):
+        path = write_dsr(EUR_JANUARY_2020, GOOD)
+        call_command("ingest_dsr", str(path))
+
+        call_command("ingest_dsr", str(path))
+
+        assert "skipped, this file is already ingested as DSR" in capsys.readouterr().out
+
+    @pytest.mark.parametrize("rate", ["0", "-1", "abc", "nan"])
+    def test_it_rejects_a_bad_eur_rate(self, write_dsr, rate):
+        with pytest.raises(CommandError, match="argument --eur-rate: invalid positive_decimal value"):
+            call_command("ingest_dsr", str(write_dsr(EUR_JANUARY_2020, GOOD)), "--eur-rate", rate)
