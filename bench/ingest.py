@@ -1,0 +1,68 @@
+"""Ingestion throughput against psql \\copy of the same file, and the ingest process's peak memory."""
+
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.harness import ROOT, Report, bench_url, run_psql
+
+
+def ingest_in_subprocess(path: Path) -> dict:
+    """Run the ingestion service in a process of its own, so that its peak RSS is its own."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.ingest_one", str(path)],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": bench_url()},
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    outcome = json.loads(completed.stdout.strip().splitlines()[-1])
+    if not outcome["ok"]:
+        sys.exit(f"benchmark ingestion failed: {outcome['message']}")
+    return outcome
+
+
+def psql_copy_seconds(path: Path) -> float:
+    """psql \\copy of the decompressed file into an UNLOGGED table of six text columns: the
+    machine's physical limit for getting these bytes into PostgreSQL."""
+    plain = path.with_suffix("")  # .tsv, kept beside the .gz in the cache
+    if not plain.exists():
+        with gzip.open(path, "rb") as source, open(plain.with_suffix(".partial"), "wb") as target:
+            shutil.copyfileobj(source, target, 4 << 20)
+        plain.with_suffix(".partial").rename(plain)
+    run_psql(
+        "DROP TABLE IF EXISTS bench_copy_baseline",
+        "CREATE UNLOGGED TABLE bench_copy_baseline (dsp_id text, title text, artists text, isrc text, usages text, revenue text)",
+    )
+    started = time.perf_counter()
+    run_psql(f"\\copy bench_copy_baseline FROM '{plain}' WITH (FORMAT text, HEADER true)")
+    seconds = time.perf_counter() - started
+    run_psql("DROP TABLE bench_copy_baseline")
+    return seconds
+
+
+def run(report: Report, first: Path, large: Path | None) -> dict:
+    """Ingest `first` (measured against psql \\copy) and, when given, `large` (peak RSS)."""
+    print(f"ingestion of {first.name}", flush=True)
+    copy_seconds = psql_copy_seconds(first)
+    outcome = ingest_in_subprocess(first)
+    lines = outcome["lines"]
+    ingest_rate = lines / outcome["seconds"]
+    copy_rate = lines / copy_seconds
+    report.add(f"ingest_dsr, {lines:,} lines (.gz)", f"{outcome['seconds']:.2f} s, {ingest_rate:,.0f} lines/s")
+    report.add("psql \\copy, same file decompressed, UNLOGGED text table", f"{copy_seconds:.2f} s, {copy_rate:,.0f} lines/s")
+    report.add("throughput ratio ingest / psql \\copy (target >= 0.5)", f"{ingest_rate / copy_rate:.2f}")
+    report.add(f"ingest peak RSS, {lines:,} lines (target <= 200 MB)", f"{outcome['peak_rss_mb']:.0f} MB")
+    if large is not None:
+        large_outcome = ingest_in_subprocess(large)
+        report.add(
+            f"ingest peak RSS, {large_outcome['lines']:,} lines (target <= 200 MB)",
+            f"{large_outcome['peak_rss_mb']:.0f} MB ({large_outcome['seconds']:.1f} s)",
+        )
+    return outcome

@@ -1,0 +1,26 @@
+"""`make bench`: the scale targets of design.md section 5, measured as ratios within one run.
+
+    python -m bench.run            # 2.5M-line DSRs
+    python -m bench.run --large    # and peak RSS of a 10M-line ingestion
+"""
+
+import argparse
+
+from bench import harness, ingest
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--large", action="store_true", help="also ingest a 10M-line DSR for its peak RSS")
+    args = parser.parse_args()
+
+    harness.setup_django()
+    files = harness.bench_files()
+    large = harness.bench_file(harness.LARGE_FILE, harness.LARGE_LINES, seed=6) if args.large else None
+    report = harness.Report()
+    ingest.run(report, files[0], large)
+    report.print_table()
+
+
+if __name__ == "__main__":
+    main()
