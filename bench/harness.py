@@ -67,8 +67,9 @@ def bench_file(name: str, lines: int, seed: int) -> Path:
     path = CACHE / f"{lines}" / name
     if not path.exists():
         print(f"generating {path.relative_to(ROOT)} ({lines:,} lines, cached for later runs)...", flush=True)
+        partial = CACHE / "partial" / name  # same name: its .gz suffix is what makes it gzipped
+        partial.parent.mkdir(parents=True, exist_ok=True)
         path.parent.mkdir(exist_ok=True)
-        partial = path.with_suffix(".partial")
         generate_dsr(partial, lines=lines, seed=seed)
         partial.rename(path)
     return path
@@ -95,7 +96,7 @@ def psql() -> str:
 
 
 def run_psql(*commands: str) -> None:
-    args = [psql(), bench_url(), "-X", "-q", "-v", "ON_ERROR_STOP=1"]
+    args = [psql(), bench_url(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", "SET client_min_messages TO warning"]
     for command in commands:
         args += ["-c", command]
     subprocess.run(args, check=True)
