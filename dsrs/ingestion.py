@@ -9,6 +9,8 @@ commit; on any failure the transaction rolls back and only a `failed` DSR row is
 import enum
 import gzip
 import hashlib
+import queue
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -26,7 +28,8 @@ from dsrs.lines import HeaderError, Rejection, check_header, to_copy_text
 from dsrs.models import DSR, Currency, Territory
 from dsrs.rates import RateError, mean_ecb_rate
 
-CHUNK_BYTES = 4 << 20
+CHUNK_BYTES = 1 << 20
+READ_AHEAD_CHUNKS = 4
 REPORTED_REJECTIONS = 100
 
 
@@ -211,18 +214,10 @@ class DsrReader:
                     self.on_progress(Progress(self.lines_read, raw.tell(), file_size, time.monotonic() - started))
 
     def _line_chunks(self, stream) -> Iterator[bytes]:
-        """Whole lines, CHUNK_BYTES at a time, after checking the header line."""
+        """Whole lines, about CHUNK_BYTES at a time, after checking the header line."""
         pending = b""
         header_checked = False
-        while True:
-            try:
-                block = stream.read(CHUNK_BYTES)
-            except EOFError:
-                raise IngestFailure(f"truncated gzip: the file ends after line {self.lines_read + 1}") from None
-            except (gzip.BadGzipFile, zlib.error) as error:
-                raise IngestFailure(f"not a readable gzip file ({error}) after line {self.lines_read + 1}") from None
-            if not block:
-                break
+        for block in _read_ahead(stream, self):
             pending += block
             if not header_checked:
                 end = pending.find(b"\n")
@@ -261,3 +256,49 @@ class DsrReader:
                 f"{self.lines_rejected} of {self.lines_read} lines rejected ({ratio:.2%}), "
                 f"more than DSR_MAX_REJECTED_RATIO ({limit:.2%}){first}"
             )
+
+
+def _read_ahead(stream, reader: DsrReader) -> Iterator[bytes]:
+    """Blocks of `stream`, read by a thread of their own a few blocks ahead.
+
+    zlib releases the GIL while it inflates, so decompressing in a second thread overlaps with the
+    validation of the previous blocks instead of adding to it. The queue bounds the memory held.
+    """
+    blocks: queue.Queue = queue.Queue(maxsize=READ_AHEAD_CHUNKS)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            while not stop.is_set():
+                block = stream.read(CHUNK_BYTES)
+                put(block)
+                if not block:
+                    return
+        except Exception as error:  # handed over to the consuming thread, which raises it
+            put(error)
+
+    def put(item) -> None:
+        while not stop.is_set():
+            try:
+                blocks.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    thread = threading.Thread(target=read, name="dsr-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = blocks.get()
+            if isinstance(item, EOFError):
+                raise IngestFailure(f"truncated gzip: the file ends after line {reader.lines_read + 1}")
+            if isinstance(item, (gzip.BadGzipFile, zlib.error)):
+                raise IngestFailure(f"not a readable gzip file ({item}) after line {reader.lines_read + 1}")
+            if isinstance(item, Exception):
+                raise item
+            if not item:
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()

@@ -15,17 +15,20 @@ MAX_USAGES = 2**63 - 1  # PostgreSQL bigint
 USAGES = re.compile(rb"\d+")
 REVENUE = re.compile(rb"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,3})?")
 
-# A run of valid LF-terminated lines. It accepts a subset of what line_rejection() accepts (at
-# most 18 usage digits, so that any match fits a bigint), so a chunk it matches is all valid.
-_TEXT = rb"[^\t\n\x00]*"
+# The fast path for a chunk of LF-terminated lines: first every line must hold exactly five tabs
+# (one bytes.translate), then one regular expression checks the fields. Knowing the tab count lets
+# text fields be matched as [^\t]*, which the regex engine scans in a tight C loop, unlike
+# [^\t\n]*. The fast path accepts a subset of what line_rejection() accepts (at most 18 usage
+# digits, so that any match fits a bigint): a chunk it accepts is all valid.
+_ALL_BUT_TAB_AND_LF = bytes(byte for byte in range(256) if byte not in b"\t\n")
+_LINE_SHAPE = b"\t" * (len(HEADER) - 1) + b"\n"
 _VALID_LINES = re.compile(
-    rb"(?:[^\t\n\x00]+\t" + _TEXT + rb"\t" + _TEXT + rb"\t" + _TEXT
-    + rb"\t(?:\d{1,18})?\t(?:" + REVENUE.pattern + rb")?\n)*"
+    rb"(?:[^\t]+\t[^\t]*\t[^\t]*\t[^\t]*\t\d{0,18}\t(?:" + REVENUE.pattern + rb")?\n)*"
 )
-# Empty usages (5th field) or revenue (6th field) mean 0. Valid lines have exactly five tabs, so
-# a tab followed by one tab-free field and the line end is the 4th one.
-_EMPTY_USAGES = re.compile(rb"\t(?=\t[^\t\n]*\n)")
-_EMPTY_REVENUE = re.compile(rb"\t(?=\n)")
+# Empty usages (5th field) or revenue (6th field) mean 0. In a valid line, two tabs followed by
+# one tab-free field and the line end are the 4th and 5th tabs; a tab before the line end is the
+# 5th.
+_EMPTY_USAGES = re.compile(rb"\t\t([^\t\n]*\n)")
 
 
 @dataclass(frozen=True)
@@ -79,20 +82,23 @@ def to_copy_text(chunk: bytes, first_line: int) -> tuple[bytes, int, list[Reject
     """
     if b"\r" in chunk:
         chunk = chunk.replace(b"\r\n", b"\n")
-    if _all_valid(chunk):
-        valid, rejections = chunk, []
+    lines = chunk.count(b"\n")
+    if _all_valid(chunk, lines):
+        valid, stored, rejections = chunk, lines, []
     else:
         valid, rejections = _split_valid(chunk, first_line)
-    stored = valid.count(b"\n")
+        stored = lines - len(rejections)
     if b"\\" in valid:
         valid = valid.replace(b"\\", b"\\\\")
     if b"\r" in valid:  # a carriage return inside a field; COPY would take it for a line end
         valid = valid.replace(b"\r", b"\\r")
-    valid = _EMPTY_REVENUE.sub(b"\t0", _EMPTY_USAGES.sub(b"\t0", valid))
+    valid = _EMPTY_USAGES.sub(rb"\t0\t\1", valid).replace(b"\t\n", b"\t0\n")
     return valid, stored, rejections
 
 
-def _all_valid(chunk: bytes) -> bool:
+def _all_valid(chunk: bytes, lines: int) -> bool:
+    if b"\x00" in chunk or chunk.translate(None, _ALL_BUT_TAB_AND_LF) != _LINE_SHAPE * lines:
+        return False
     if not _VALID_LINES.fullmatch(chunk):
         return False
     try:

@@ -374,3 +374,27 @@ class TestCommand:
     def test_it_rejects_a_bad_eur_rate(self, write_dsr, rate):
         with pytest.raises(CommandError, match="argument --eur-rate: invalid positive_decimal value"):
             call_command("ingest_dsr", str(write_dsr(EUR_JANUARY_2020, GOOD)), "--eur-rate", rate)
+
+
+def test_progress_is_reported_until_the_whole_file_is_read(write_dsr):
+    path = write_dsr(NOK_JANUARY_2020, [f"id{i}\ttitle {i}\tartist\tisrc\t{i}\t{i}.5" for i in range(100_000)])
+    seen = []
+
+    ingest_dsr(path=path, on_progress=seen.append)
+
+    assert len(seen) > 1
+    assert [p.lines for p in seen] == sorted(p.lines for p in seen)
+    assert (seen[-1].lines, seen[-1].bytes_read, seen[-1].file_size) == (100_000, path.stat().st_size, path.stat().st_size)
+
+
+def test_an_interrupted_ingestion_leaves_no_trace_and_can_be_run_again(write_dsr):
+    path = write_dsr(NOK_JANUARY_2020, [f"id{i}\ttitle {i}\tartist\tisrc\t{i}\t{i}.5" for i in range(100_000)])
+
+    def interrupt(progress):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ingest_dsr(path=path, on_progress=interrupt)
+
+    assert (DSR.objects.count(), usage_partitions()) == (0, [])
+    assert ingest_dsr(path=path).dsr.lines_stored == 100_000
