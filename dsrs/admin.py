@@ -27,22 +27,23 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class ReferenceDataAdmin(ReadOnlyAdmin):
+    """ISO data loaded by a migration, which DSRs refer to: not deleted here either."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Currency)
-class CurrencyAdmin(ReadOnlyAdmin):
+class CurrencyAdmin(ReferenceDataAdmin):
     list_display = ["code", "name"]
     search_fields = ["code", "name"]
 
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Territory)
-class TerritoryAdmin(ReadOnlyAdmin):
+class TerritoryAdmin(ReferenceDataAdmin):
     list_display = ["code_2", "code_3", "name"]
     search_fields = ["code_2", "code_3", "name"]
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class PeriodFilter(admin.SimpleListFilter):
