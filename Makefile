@@ -17,6 +17,8 @@ $(VENV)/.installed: Pipfile.lock
 	$(VENV)/bin/pipenv sync --dev
 	touch $@
 
+# Development only: debug pages, static files from the apps, plain HTTP (see settings.py).
+run: export DEBUG ?= 1
 run: install
 	$(MANAGE) migrate --noinput
 	$(MANAGE) ingest_dsr data/*.tsv*

@@ -9,6 +9,7 @@ commit; on any failure the transaction rolls back and only a `failed` DSR row is
 import enum
 import gzip
 import hashlib
+import logging
 import queue
 import threading
 import time
@@ -27,6 +28,8 @@ from dsrs.filenames import DsrFileName, FileNameError, parse_dsr_file_name
 from dsrs.lines import HeaderError, Rejection, check_header, to_copy_text
 from dsrs.models import DSR, Currency, Territory
 from dsrs.rates import RateError, mean_ecb_rate
+
+logger = logging.getLogger(__name__)
 
 CHUNK_BYTES = 1 << 20
 READ_AHEAD_CHUNKS = 4
@@ -75,6 +78,12 @@ def ingest_dsr(
     eur_rate: Decimal | None = None,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> IngestResult:
+    result = _ingest_dsr(path=path, replace=replace, eur_rate=eur_rate, on_progress=on_progress)
+    _log_result(result)
+    return result
+
+
+def _ingest_dsr(*, path, replace, eur_rate, on_progress) -> IngestResult:
     started = time.monotonic()
     try:
         name = parse_dsr_file_name(path)
@@ -134,6 +143,23 @@ def ingest_dsr(
         dsr,
         *reader.counts(),
         time.monotonic() - started,
+    )
+
+
+def _log_result(result: IngestResult) -> None:
+    """One structured record per file (JSON on stdout with the project's logging settings)."""
+    logger.log(
+        logging.INFO if result.ok else logging.WARNING,
+        result.message,
+        extra={
+            "path": str(result.path),
+            "outcome": str(result.outcome),
+            "dsr_id": result.dsr.id if result.dsr else None,
+            "lines_read": result.lines_read,
+            "lines_stored": result.lines_stored,
+            "lines_rejected": result.lines_rejected,
+            "seconds": round(result.seconds, 3),
+        },
     )
 
 

@@ -36,3 +36,9 @@ def usage_partitions() -> list[str]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT relname FROM pg_class WHERE relname LIKE 'dsrs\\_usage\\_%%' ORDER BY relname")
         return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.fixture(autouse=True)
+def plain_http(settings):
+    """The test client speaks plain HTTP, which settings without DEBUG redirect to HTTPS."""
+    settings.SECURE_SSL_REDIRECT = False

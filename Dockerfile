@@ -1,0 +1,32 @@
+# The DSR service: gunicorn serving the Django app, static files through WhiteNoise.
+# docker-compose.yml runs it for development, docker-compose.prod.yml for production.
+
+# Pipfile.lock as a pip requirements file with hashes; pipenv stays out of the final image.
+FROM python:3.11-slim AS requirements
+RUN pip install --no-cache-dir pipenv==2026.10.3
+WORKDIR /build
+COPY Pipfile Pipfile.lock ./
+RUN pipenv requirements --hash > requirements.txt
+
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN groupadd --gid 10001 dsr && useradd --create-home --uid 10001 --gid dsr --no-log-init dsr
+WORKDIR /app
+
+# Dependencies in their own layer, rebuilt only when Pipfile.lock changes.
+COPY --from=requirements /build/requirements.txt .
+RUN pip install --no-cache-dir --require-hashes -r requirements.txt
+
+COPY . .
+# DATABASE_URL only keeps settings from starting the embedded PostgreSQL: collectstatic needs none.
+RUN DATABASE_URL=postgres://unused/unused python manage.py collectstatic --noinput --verbosity 0
+
+USER 10001:10001
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health/', timeout=4)"]
+ENTRYPOINT ["/app/docker/entrypoint.sh"]
+# WEB_CONCURRENCY (gunicorn's own variable) sets the number of workers.
+CMD ["gunicorn", "dsr_project.wsgi", "--bind", "0.0.0.0:8000", "--access-logfile", "-", "--timeout", "120"]
