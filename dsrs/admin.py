@@ -133,12 +133,10 @@ class DSRAdmin(ReadOnlyAdmin):
         return django_delete_selected(self, request, queryset)
 
     def get_deleted_objects(self, objs, request):
-        """What the confirmation pages list: each DSR with its line count, and the totals.
-        Failed DSRs stored no line, whatever they read."""
+        """What the confirmation pages list: each DSR with its line count, and the totals."""
         dsrs = list(objs)
-        lines = {dsr.id: dsr.lines_stored if dsr.status == DSR.Status.INGESTED else 0 for dsr in dsrs}
-        deleted_objects = [f"{dsr} ({lines[dsr.id]:,} usage lines)" for dsr in dsrs]
-        model_count = {"DSRs": f"{len(dsrs):,}", "usage lines": f"{sum(lines.values()):,}"}
+        deleted_objects = [f"{dsr} ({dsr.lines_stored:,} usage lines)" for dsr in dsrs]
+        model_count = {"DSRs": f"{len(dsrs):,}", "usage lines": f"{sum(dsr.lines_stored for dsr in dsrs):,}"}
         return deleted_objects, model_count, set(), []
 
     def delete_model(self, request, obj):

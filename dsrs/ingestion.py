@@ -134,7 +134,9 @@ def _ingest_dsr(*, path, replace, eur_rate, on_progress) -> IngestResult:
     except (IngestFailure, DatabaseError, OSError) as error:
         message = f"{path}: {error}".strip()
         _record_failure(dsr, reader, message)
-        return IngestResult(path, Outcome.FAILED, message, dsr, *reader.counts(), time.monotonic() - started)
+        return IngestResult(
+            path, Outcome.FAILED, message, dsr, dsr.lines_read, dsr.lines_stored, dsr.lines_rejected, time.monotonic() - started
+        )
     replaced = f", replacing DSR {previous.id}" if replace and previous is not None else ""
     return IngestResult(
         path,
@@ -199,6 +201,7 @@ def _record_failure(dsr: DSR, reader: "DsrReader", message: str) -> None:
     dsr.status = DSR.Status.FAILED
     dsr.error = message
     reader.fill_counts(dsr)
+    dsr.lines_stored = 0  # the valid lines read were rolled back with the rest
     if dsr.id is None:  # failed before drawing an id for the partition
         dsr.id = usage_storage.next_dsr_id()
     dsr.save(force_insert=True)

@@ -47,7 +47,7 @@ def test_a_file_logs_one_json_line_with_its_outcome_and_counts(write_dsr, log_li
             "outcome": "failed",
             "dsr_id": dsr.id,
             "lines_read": 3,
-            "lines_stored": 2,
+            "lines_stored": 0,
             "lines_rejected": 1,
         }
     ]
