@@ -7,6 +7,7 @@ commit; on any failure the transaction rolls back and only a `failed` DSR row is
 """
 
 import enum
+import functools
 import gzip
 import hashlib
 import logging
@@ -14,7 +15,7 @@ import queue
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -123,7 +124,7 @@ def _ingest_dsr(*, path, replace, eur_rate, on_progress) -> IngestResult:
         dsr.eur_rate, dsr.eur_rate_source = _eur_rate(name, eur_rate)
         dsr.id = usage_storage.next_dsr_id()
         with transaction.atomic():
-            usage_storage.load_partition(dsr.id, reader.copy_chunks())
+            usage_storage.load_partition(dsr.id, _in_thread(reader.copy_chunks(), "dsr-validate"))
             reader.check_acceptable()
             if replace and (replaced := _ingested_report(name, lock=True)) is not None:
                 delete_dsr(replaced)
@@ -246,7 +247,7 @@ class DsrReader:
         """Whole lines, about CHUNK_BYTES at a time, after checking the header line."""
         pending = b""
         header_checked = False
-        for block in _read_ahead(stream, self):
+        for block in self._blocks(stream):
             pending += block
             if not header_checked:
                 end = pending.find(b"\n")
@@ -264,6 +265,15 @@ class DsrReader:
             pending = b""
         if pending:  # the last line has no line end
             yield pending + b"\n"
+
+    def _blocks(self, stream) -> Iterator[bytes]:
+        """The file's (decompressed) bytes, read and gunzipped in a thread of their own."""
+        try:
+            yield from _in_thread(iter(functools.partial(stream.read, CHUNK_BYTES), b""), "dsr-read")
+        except EOFError:
+            raise IngestFailure(f"truncated gzip: the file ends after line {self.lines_read + 1}") from None
+        except (gzip.BadGzipFile, zlib.error) as error:
+            raise IngestFailure(f"not a readable gzip file ({error}) after line {self.lines_read + 1}") from None
 
     def _check_header(self, line: bytes) -> None:
         if not line:
@@ -287,46 +297,48 @@ class DsrReader:
             )
 
 
-def _read_ahead(stream, reader: DsrReader) -> Iterator[bytes]:
-    """Blocks of `stream`, read by a thread of their own a few blocks ahead.
+class _EndOfItems:
+    pass
 
-    zlib releases the GIL while it inflates, so decompressing in a second thread overlaps with the
-    validation of the previous blocks instead of adding to it. The queue bounds the memory held.
+
+def _in_thread(items: Iterable, name: str) -> Iterator:
+    """Iterate `items` in a thread of its own, at most READ_AHEAD_CHUNKS ahead of the consumer.
+
+    Ingestion is a pipeline of three stages that each wait on something else: gunzip (zlib releases
+    the GIL), line validation (holds the GIL) and COPY (waits on the socket without the GIL). Each
+    stage in its own thread keeps both cores busy, and the database's, instead of running the
+    stages one after the other. The bounded queue bounds the memory held between stages.
     """
-    blocks: queue.Queue = queue.Queue(maxsize=READ_AHEAD_CHUNKS)
+    handed_over: queue.Queue = queue.Queue(maxsize=READ_AHEAD_CHUNKS)
     stop = threading.Event()
-
-    def read() -> None:
-        try:
-            while not stop.is_set():
-                block = stream.read(CHUNK_BYTES)
-                put(block)
-                if not block:
-                    return
-        except Exception as error:  # handed over to the consuming thread, which raises it
-            put(error)
 
     def put(item) -> None:
         while not stop.is_set():
             try:
-                blocks.put(item, timeout=0.1)
+                handed_over.put(item, timeout=0.1)
                 return
             except queue.Full:
                 continue
 
-    thread = threading.Thread(target=read, name="dsr-read-ahead", daemon=True)
+    def produce() -> None:
+        try:
+            for item in items:
+                put(item)
+                if stop.is_set():
+                    return
+            put(_EndOfItems)
+        except BaseException as error:  # raised again in the consuming thread
+            put(error)
+        finally:
+            if isinstance(items, Generator):  # stopped early: release what it holds (files, threads)
+                items.close()
+
+    thread = threading.Thread(target=produce, name=name, daemon=True)
     thread.start()
     try:
-        while True:
-            item = blocks.get()
-            if isinstance(item, EOFError):
-                raise IngestFailure(f"truncated gzip: the file ends after line {reader.lines_read + 1}")
-            if isinstance(item, (gzip.BadGzipFile, zlib.error)):
-                raise IngestFailure(f"not a readable gzip file ({item}) after line {reader.lines_read + 1}")
-            if isinstance(item, Exception):
+        while (item := handed_over.get()) is not _EndOfItems:
+            if isinstance(item, BaseException):
                 raise item
-            if not item:
-                return
             yield item
     finally:
         stop.set()
