@@ -10,6 +10,7 @@ from dsrs.ingestion import Outcome, ingest_dsr
 
 HEADER = "dsp_id\ttitle\tartists\tisrc\tusages\trevenue"
 SEED_DATA = Path(__file__).resolve().parents[3] / "shared" / "seed-data"
+REFERENCE_CONTRACT = Path(__file__).resolve().parents[3] / "shared" / "reference" / "openapi.yaml"
 
 
 @pytest.fixture
