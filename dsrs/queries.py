@@ -71,6 +71,9 @@ def top_percentile_resources(
         # and partitions are spread over the parallel workers.
         cursor.execute("SET LOCAL enable_partitionwise_aggregate = on")
         cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+        # The leader merges what the workers aggregated; aggregating partitions too, it makes
+        # that merge wait (10M lines on 2 cores: 25 s with it, 21 s without).
+        cursor.execute("SET LOCAL parallel_leader_participation = off")
         cursor.execute(TOP_PERCENTILE, {"dsr_ids": dsr_ids, "number": number})
         return [
             Resource(dsp, dsp_id, title, artists, isrc, int(usages), revenue, dsrs)
