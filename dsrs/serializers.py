@@ -11,6 +11,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from dsrs.models import DSR
+
 
 @extend_schema_field(OpenApiTypes.DATETIME)
 class MidnightUtcField(serializers.Field):
@@ -59,7 +61,7 @@ class DSRSerializer(serializers.Serializer):
     path = serializers.CharField()
     period_start = MidnightUtcField()
     period_end = MidnightUtcField()
-    status = serializers.ChoiceField(choices=["failed", "ingested"])
+    status = serializers.ChoiceField(choices=sorted(DSR.Status.values))
     territory = TerritorySerializer()
     currency = CurrencySerializer()
     dsp = serializers.CharField(required=False)
