@@ -16,7 +16,8 @@ from dsrs.models import DSR
 ALPHA_2 = re.compile(r"[A-Za-z]{2}")
 
 # The GROUP BY over the usage lines holds one entry per resource and DSR: about 450 MB per
-# 1M-resource DSR (a numeric sum is a fat aggregate state). Below that the hash spills to disk.
+# 1M-resource DSR (a numeric sum is a fat aggregate state). A hash table may take work_mem times
+# hash_mem_multiplier (2 by default) before it spills to disk.
 WORK_MEM = "256MB"
 
 
