@@ -7,7 +7,7 @@ export PIPENV_VERBOSITY := -1
 export PIPENV_IGNORE_VIRTUALENVS := 1
 MANAGE := $(VENV)/bin/python manage.py
 
-.PHONY: install run test bench bench-large
+.PHONY: install run test schema bench bench-large
 
 install: $(VENV)/.installed
 
@@ -26,6 +26,10 @@ run: install
 
 test: install
 	$(VENV)/bin/pytest
+
+# openapi.md is the API schema drf-spectacular generates (YAML); a test fails when it is stale.
+schema: install
+	$(MANAGE) spectacular --validate --fail-on-warn --file openapi.md
 
 # Figures for the README's performance section; generated files are cached in .bench/.
 bench: install

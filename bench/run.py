@@ -6,7 +6,7 @@
 
 import argparse
 
-from bench import deletion, harness, ingest
+from bench import deletion, harness, ingest, percentile
 
 
 def main() -> None:
@@ -20,6 +20,7 @@ def main() -> None:
     ingest.run(report, files[0])
     for path in files[1:]:  # the other DSRs of the 10M usage lines the queries run over
         ingest.ingest_in_subprocess(path)
+    percentile.run(report, files)
     deletion.run(report, files[0])
     if args.large:
         ingest.run_large(report, harness.bench_file(harness.LARGE_FILE, harness.LARGE_LINES, seed=6))

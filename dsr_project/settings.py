@@ -116,11 +116,23 @@ STORAGES = {
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # The API is public and read-only, and JSON whatever the Accept header or a ?format=.
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "URL_FORMAT_OVERRIDE": None,
+    "UNAUTHENTICATED_USER": None,
 }
 
+# The generated schema (openapi.md, `make schema`) mirrors ../shared/reference/openapi.yaml.
 SPECTACULAR_SETTINGS = {
     "TITLE": "DSR API",
+    "DESCRIPTION": "",
     "VERSION": "0.1.0",
+    "LICENSE": {"name": "Apache 2.0", "url": "http://www.apache.org/licenses/LICENSE-2.0.html"},
+    "SERVERS": [{"url": "http://localhost:8000/"}],
+    "TAGS": [{"name": "dsrs", "description": "DSR API"}, {"name": "resources", "description": "DSR Resources API"}],
+    "SERVE_INCLUDE_SCHEMA": False,
 }
 
 # A file with more than this share of rejected lines fails as a whole.

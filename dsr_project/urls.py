@@ -1,6 +1,22 @@
 from django.contrib import admin
 from django.urls import path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from dsrs.views import DSRDetailView, DSRListView, TopPercentileView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # The contract's paths, with and without a trailing slash exactly as it writes them; the
+    # other spelling redirects (Django's APPEND_SLASH does it for /dsrs).
+    path("dsrs/", DSRListView.as_view(), name="dsr-list"),
+    path("dsrs/<str:id>", DSRDetailView.as_view(), name="dsr-detail"),
+    path("dsrs/<str:id>/", RedirectView.as_view(pattern_name="dsr-detail", permanent=True, query_string=True)),
+    path("resources/percentile/<str:number>", TopPercentileView.as_view(), name="top-percentile"),
+    path(
+        "resources/percentile/<str:number>/",
+        RedirectView.as_view(pattern_name="top-percentile", permanent=True, query_string=True),
+    ),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]

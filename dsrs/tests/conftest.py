@@ -1,11 +1,16 @@
 import gzip
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
+from dsrs.ingestion import Outcome, ingest_dsr
+
 HEADER = "dsp_id\ttitle\tartists\tisrc\tusages\trevenue"
 SEED_DATA = Path(__file__).resolve().parents[3] / "shared" / "seed-data"
+REFERENCE_CONTRACT = Path(__file__).resolve().parents[3] / "shared" / "reference" / "openapi.yaml"
 
 
 @pytest.fixture
@@ -42,3 +47,48 @@ def usage_partitions() -> list[str]:
 def plain_http(settings):
     """The test client speaks plain HTTP, which settings without DEBUG redirect to HTTPS."""
     settings.SECURE_SSL_REDIRECT = False
+
+
+@dataclass(frozen=True)
+class SmallCatalogue:
+    """Four DSRs whose top-percentile answers are worked out by hand in the tests."""
+
+    es_spotify: int  # EUR, January
+    gb_spotify: int  # GBP at 0.5 per EUR, January
+    no_spotify: int  # NOK at 10 per EUR, February
+    es_youtube: int  # EUR, January
+
+
+@pytest.fixture
+def small_catalogue(write_dsr) -> SmallCatalogue:
+    """EUR revenue per resource (DSP, dsp_id), 100 in all:
+    Spotify A 45 (35 ES + 10 NO), YouTube A 20, Spotify B 20 (10 ES + 10 GB), Spotify E 10,
+    Spotify D 5, Spotify C 0."""
+
+    def ingest(name: str, lines: list[str], eur_rate: str | None = None) -> int:
+        result = ingest_dsr(path=write_dsr(name, lines), eur_rate=Decimal(eur_rate) if eur_rate else None)
+        assert result.outcome == Outcome.INGESTED, result.message
+        return result.dsr.id
+
+    return SmallCatalogue(
+        es_spotify=ingest(
+            "Spotify_SpotifyPremium_ES_EUR_20200101-20200131.tsv",
+            [
+                "A\tTitle A old\tArtist A\tISRCA1\t10\t30",
+                "B\tTitle B\tArtist B\t\t5\t10",
+                "C\tTitle C\t\t\t1\t0",
+                "A\t\t\tISRCA2\t2\t5",  # the same resource again in this DSR, without a title
+            ],
+        ),
+        gb_spotify=ingest(
+            "Spotify_SpotifyPremium_GB_GBP_20200101-20200131.tsv",
+            ["B\tTitle B new\t\t\t4\t5", "D\tTitle D\tArtist D\tISRCD\t7\t2.5"],
+            eur_rate="0.5",
+        ),
+        no_spotify=ingest(
+            "Spotify_SpotifyPremium_NO_NOK_20200201-20200229.tsv",
+            ["A\tTitle A new\t\t\t1\t100", "E\tTitle E\tArtist E\tISRCE\t3\t100"],
+            eur_rate="10",
+        ),
+        es_youtube=ingest("YouTube_YouTubeMusic_ES_EUR_20200101-20200131.tsv", ["A\tYT A\tYT Artist\tYTISRC\t8\t20"]),
+    )

@@ -267,17 +267,34 @@ def test_the_confirmed_delete_page_deletes_the_dsr_and_its_usage_lines_only(dsrs
     assert (len(stored_lines(nok.id)), len(stored_lines(eur.id))) == (2, 3)
 
 
-def test_the_api_no_longer_counts_a_deleted_dsr__sql_level_until_the_api_is_merged(dsrs, deleter):
-    """What the API reads after a deletion: the DSR is not among the ingested ones, and its lines
-    are not in dsrs_usage. To extend with /resources/percentile/ once the API is merged."""
-    nok, eur, gbp = dsrs
-    assert usage_count() == 9
+def test_the_api_no_longer_counts_a_deleted_dsr(dsrs, deleter, client):
+    nok, eur, gbp = dsrs  # Spotify, Spotify, YouTube
+
+    def reporting_dsrs():
+        return {(r["dsp"], r["dsp_id"]): r["dsrs"] for r in client.get("/resources/percentile/100").json()}
+
+    assert reporting_dsrs() == {
+        ("Spotify", "id0"): [nok.id, eur.id],
+        ("Spotify", "id1"): [nok.id, eur.id],
+        ("Spotify", "id2"): [eur.id],
+        ("YouTube", "id0"): [gbp.id],
+        ("YouTube", "id1"): [gbp.id],
+        ("YouTube", "id2"): [gbp.id],
+        ("YouTube", "id3"): [gbp.id],
+    }
 
     deleter.post(f"{CHANGELIST}{eur.id}/delete/", {"post": "yes"})
 
-    assert list(DSR.objects.filter(status="ingested").values_list("id", flat=True)) == [nok.id, gbp.id]
+    assert reporting_dsrs() == {
+        ("Spotify", "id0"): [nok.id],
+        ("Spotify", "id1"): [nok.id],
+        ("YouTube", "id0"): [gbp.id],
+        ("YouTube", "id1"): [gbp.id],
+        ("YouTube", "id2"): [gbp.id],
+        ("YouTube", "id3"): [gbp.id],
+    }
+    assert [d["id"] for d in client.get("/dsrs/").json()] == [nok.id, gbp.id]
     assert usage_count() == 6
-    assert stored_lines(eur.id) == []
     assert f"dsrs_usage_{eur.id}" not in usage_partitions()
 
 

@@ -1,0 +1,78 @@
+"""The REST API of ../shared/reference/openapi.yaml: parse the input, call one function, render."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from dsrs.models import DSR
+from dsrs.queries import top_percentile_resources
+from dsrs.serializers import DSRSerializer, ResourceSerializer, TopPercentileFilterSerializer, TopPercentileInputSerializer
+
+NOT_FOUND = OpenApiResponse(
+    {"type": "object", "properties": {"detail": {"type": "string", "default": "Not found."}}},
+    description="DSR does not exist.",
+)
+BAD_REQUEST = OpenApiResponse(
+    {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+    description="A parameter is malformed or out of range: the messages, by parameter name.",
+)
+
+
+def dsrs():
+    return DSR.objects.select_related("territory", "currency").order_by("id")
+
+
+class DSRListView(APIView):
+    @extend_schema(
+        tags=["dsrs"],
+        operation_id="dsrs_list",
+        responses={200: OpenApiResponse(DSRSerializer(many=True), description="An array of DSR in JSON format.")},
+    )
+    def get(self, request):
+        return Response(DSRSerializer(dsrs(), many=True).data)
+
+
+class DSRDetailView(APIView):
+    @extend_schema(
+        tags=["dsrs"],
+        operation_id="dsrs_retrieve",
+        summary="Get dsr details",
+        # The route takes any text so that every miss, "abc" or -1 too, is this JSON 404.
+        parameters=[OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)],
+        responses={200: OpenApiResponse(DSRSerializer, description="DSR found in JSON format."), 404: NOT_FOUND},
+    )
+    def get(self, request, id: str):
+        dsr = dsrs().filter(id=int(id)).first() if id.isascii() and id.isdigit() else None
+        if dsr is None:
+            raise NotFound()  # not Http404, whose message DRF would pass on instead of "Not found."
+        return Response(DSRSerializer(dsr).data)
+
+
+class TopPercentileView(APIView):
+    @extend_schema(
+        tags=["resources"],
+        operation_id="resources_percentile",
+        summary="TOP percentile by revenue.",
+        description=(
+            'This resource returns the TOP percentile by revenue (inverse of percentile). For example, "top '
+            'percentile 10" returns the unique resources by revenue that accounts 10% of the total revenue.'
+        ),
+        parameters=[
+            OpenApiParameter(
+                "number", {"type": "integer", "minimum": 1, "maximum": 100}, OpenApiParameter.PATH, description="Number."
+            ),
+            TopPercentileFilterSerializer,
+        ],
+        responses={
+            200: OpenApiResponse(
+                ResourceSerializer(many=True), description="List of resources in JSON format ordered by revenue in EURO"
+            ),
+            400: BAD_REQUEST,
+        },
+    )
+    def get(self, request, number: str):
+        query = TopPercentileInputSerializer(data={**request.query_params.dict(), "number": number})
+        query.is_valid(raise_exception=True)
+        return Response(ResourceSerializer(top_percentile_resources(**query.validated_data), many=True).data)
