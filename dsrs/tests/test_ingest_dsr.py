@@ -185,6 +185,17 @@ def test_a_truncated_gzip_fails_and_stores_nothing(tmp_path):
     assert usage_partitions() == []
 
 
+def test_a_corrupt_gzip_fails_and_stores_nothing(tmp_path):
+    path = tmp_path / NOK_JANUARY_2020
+    compressed = gzip.compress(("dsp_id\ttitle\tartists\tisrc\tusages\trevenue\n" + "id\tt\ta\ti\t1\t2\n" * 1000).encode())
+    path.write_bytes(compressed[:20] + b"\x00" * 50 + compressed[70:])
+
+    result = ingest_dsr(path=path)
+
+    assert result.message == f"{path}: not a readable gzip file (Error -1 Invalid deflate block found) after line 1"
+    assert (DSR.objects.get().status, usage_partitions()) == ("failed", [])
+
+
 def test_a_gz_name_on_a_plain_file_fails(write_dsr, tmp_path):
     path = tmp_path / NOK_JANUARY_2020
     path.write_text("dsp_id\ttitle\tartists\tisrc\tusages\trevenue\n")

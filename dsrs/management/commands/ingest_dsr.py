@@ -59,7 +59,13 @@ class Command(BaseCommand):
 
     @staticmethod
     def _progress_bar(path: Path):
+        last_drawn = -1.0
+
         def show(progress: Progress) -> None:
+            nonlocal last_drawn
+            if progress.seconds - last_drawn < 0.1 and progress.bytes_read < progress.file_size:
+                return  # ten frames a second are enough for a terminal
+            last_drawn = progress.seconds
             done = progress.bytes_read / progress.file_size if progress.file_size else 1
             bar = "#" * int(done * 30)
             speed = progress.bytes_read / progress.seconds / 1e6 if progress.seconds else 0
