@@ -15,6 +15,9 @@ from pathlib import Path
 from dsrs.lines import HEADER
 
 CATALOGUE_SEED = 20200101
+# Half as many resources as lines, up to this many: the catalogue is held in memory (~0.5 KB a
+# resource) so that files share resources, and a bigger one would not make a file more realistic.
+MAX_CATALOGUE = 1_250_000
 WORDS = (
     "love night heart fire dream light rain city road home blue gold wild time summer river "
     "shadow dance star moon girl boy song story ocean wind stone sky heaven broken young"
@@ -46,7 +49,7 @@ def generate_dsr(path: Path, *, lines: int, seed: int, catalogue_size: int | Non
     for odd seeds.
     """
     rng = random.Random(seed)
-    resources = catalogue(catalogue_size or max(10, lines // 2))
+    resources = catalogue(catalogue_size or min(max(10, lines // 2), MAX_CATALOGUE))
     newline = "\r\n" if seed % 2 else "\n"
     with contextlib.ExitStack() as stack:
         raw = stack.enter_context(open(path, "wb"))
