@@ -111,6 +111,7 @@ def _ingest_dsr(*, path, replace, eur_rate, on_progress) -> IngestResult:
         period_end=name.period_end,
     )
     reader = DsrReader(path, gzipped=name.gzipped, on_progress=on_progress)
+    replaced = None
     try:
         dsr.sha256 = file_sha256(path)
         duplicate = DSR.objects.filter(sha256=dsr.sha256, status=DSR.Status.INGESTED).first()
@@ -129,7 +130,8 @@ def _ingest_dsr(*, path, replace, eur_rate, on_progress) -> IngestResult:
         with transaction.atomic():
             usage_storage.load_partition(dsr.id, _in_thread(reader.copy_chunks(), "dsr-validate"))
             reader.check_acceptable()
-            if replace and (replaced := _ingested_report(name, lock=True)) is not None:
+            replaced = _ingested_report(name, lock=True) if replace else None
+            if replaced is not None:
                 delete_dsr(replaced)
             reader.fill_counts(dsr)
             dsr.status = DSR.Status.INGESTED
@@ -141,11 +143,11 @@ def _ingest_dsr(*, path, replace, eur_rate, on_progress) -> IngestResult:
         return IngestResult(
             path, Outcome.FAILED, message, dsr, dsr.lines_read, dsr.lines_stored, dsr.lines_rejected, time.monotonic() - started
         )
-    replaced = f", replacing DSR {previous.id}" if replace and previous is not None else ""
+    replacing = f", replacing DSR {replaced.id}" if replaced is not None else ""
     return IngestResult(
         path,
         Outcome.INGESTED,
-        f"{path}: ingested as DSR {dsr.id}{replaced}",
+        f"{path}: ingested as DSR {dsr.id}{replacing}",
         dsr,
         *reader.counts(),
         time.monotonic() - started,
