@@ -220,10 +220,13 @@ class DsrReader:
         self.path = path
         self.gzipped = gzipped
         self.on_progress = on_progress
-        self.lines_read = 0
         self.lines_stored = 0
         self.lines_rejected = 0
         self.rejections: list[Rejection] = []
+
+    @property
+    def lines_read(self) -> int:
+        return self.lines_stored + self.lines_rejected
 
     def counts(self) -> tuple[int, int, int]:
         return self.lines_read, self.lines_stored, self.lines_rejected
@@ -241,7 +244,6 @@ class DsrReader:
             stream = igzip.GzipFile(fileobj=raw, mode="rb") if self.gzipped else raw
             for chunk in self._line_chunks(stream):
                 copy_text, stored, rejections = to_copy_text(chunk, first_line=self.lines_read + 2)
-                self.lines_read += stored + len(rejections)
                 self.lines_stored += stored
                 self.lines_rejected += len(rejections)
                 self.rejections.extend(rejections[: REPORTED_REJECTIONS - len(self.rejections)])
@@ -254,18 +256,22 @@ class DsrReader:
         pending = b""
         header_checked = False
         for block in self._blocks(stream):
-            pending += block
             if not header_checked:
+                pending += block
                 end = pending.find(b"\n")
                 if end < 0:
                     continue
                 self._check_header(pending[:end])
-                pending = pending[end + 1 :]
+                block = pending[end + 1 :]
+                pending = b""
                 header_checked = True
-            cut = pending.rfind(b"\n") + 1
+            # One copy per block: the partial line held over, joined to the block's whole lines.
+            cut = block.rfind(b"\n") + 1
             if cut:
-                yield pending[:cut]
-                pending = pending[cut:]
+                yield pending + block[:cut]
+                pending = block[cut:]
+            else:
+                pending += block
         if not header_checked:
             self._check_header(pending)
             pending = b""

@@ -409,3 +409,12 @@ def test_an_interrupted_ingestion_leaves_no_trace_and_can_be_run_again(write_dsr
 
     assert (DSR.objects.count(), usage_partitions()) == (0, [])
     assert ingest_dsr(path=path).dsr.lines_stored == 100_000
+
+
+def test_a_line_longer_than_a_read_block_is_stored_whole(write_dsr):
+    long_title = "la " * 100_000  # 300 KB, several read blocks
+    path = write_dsr(NOK_JANUARY_2020, [GOOD[0], f"id9\t{long_title}\ta\ti\t1\t2", GOOD[1]])
+
+    dsr = ingest_dsr(path=path).dsr
+
+    assert [(line[0], len(line[1])) for line in stored_lines(dsr.id)] == [("id1", 8), ("id2", 8), ("id9", 300_000)]
