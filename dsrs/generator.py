@@ -1,15 +1,22 @@
 """Sample DSRs in the real format, with the flaws real ones have, deterministic by seed.
 
-Resources come from one catalogue shared by every generated file (fixed seed), so the same
-dsp_id shows up across DSRs as it does across a DSP's real reports. Revenue is heavy-tailed
-(Pareto), as streaming revenue is: a few resources earn most of it.
+Resources come from one catalogue shared by every generated file, so the same dsp_id shows up
+across DSRs as it does across a DSP's real reports. Two revenue distributions, since the cost of
+the top-percentile query depends on how many resources make the head:
+- "pareto": resources equally popular, revenue per line heavy-tailed, so a handful of lines earn
+  a tenth of the revenue (a tiny head);
+- "zipf": resource popularity Zipf-like and revenue per line narrow, as streaming is for most
+  catalogues: about 1% of the resources earn a tenth of the revenue (a head of tens of thousands).
 """
 
+import base64
 import contextlib
 import gzip
+import hashlib
 import io
 import random
 import string
+from collections.abc import Callable
 from pathlib import Path
 
 from dsrs.lines import HEADER
@@ -41,15 +48,62 @@ def catalogue(size: int) -> list[tuple[str, str, str, str]]:
     return [_catalogue_entry(rng) for _ in range(size)]
 
 
-def generate_dsr(path: Path, *, lines: int, seed: int, catalogue_size: int | None = None) -> None:
-    """Write a DSR of `lines` usage lines to `path` (gzipped when it ends in .gz).
+def zipf_resource(rank: int) -> tuple[str, str, str, str]:
+    """The resource of popularity `rank`, derived from the rank alone: a catalogue of tens of
+    millions needs no memory, and every file names the same resource by the same rank."""
+    digest = hashlib.blake2b(rank.to_bytes(8, "little"), digest_size=32, person=b"dsr-zipf").digest()
+    dsp_id = base64.b64encode(digest[:17], altchars=b"xz").decode()[:22]
+    title = " ".join(WORDS[byte % len(WORDS)] for byte in digest[17 : 18 + digest[17] % 4])
+    artists = "|".join(
+        f"{FIRST_NAMES[digest[22 + 2 * i] % len(FIRST_NAMES)]} {LAST_NAMES[digest[23 + 2 * i] % len(LAST_NAMES)]}"
+        for i in range(1 + digest[21] % 3)
+    )
+    isrc = "".join(string.ascii_uppercase[byte % 26] for byte in digest[27:32]) + f"{int.from_bytes(digest[:4]) % 10**7:07d}"
+    return dsp_id, title, artists, isrc
+
+
+# Popularity ~ rank^-ZIPF_EXPONENT over a catalogue of twice the lines of a file: four 2.5M-line
+# files then name 3.9M distinct resources, of which about 1% earn 10% of the revenue.
+ZIPF_EXPONENT = 0.5
+ZIPF_CATALOGUE_PER_LINE = 2
+
+
+def _zipf_picker(lines: int) -> Callable[[random.Random], tuple[str, str, str, str]]:
+    # Inverse CDF of the continuous power law on [1, size]: one random() per line.
+    exponent = 1 - ZIPF_EXPONENT
+    span = (ZIPF_CATALOGUE_PER_LINE * max(lines, 10)) ** exponent - 1
+    return lambda rng: zipf_resource(int((1 + rng.random() * span) ** (1 / exponent)))
+
+
+def _zipf_amounts(rng: random.Random) -> tuple[str, str]:
+    # Streams vary per line; the revenue per stream stays within a narrow band, as DSP rates do.
+    usages = int(rng.lognormvariate(4.5, 0.5))
+    return str(usages), f"{usages * rng.uniform(0.003, 0.005):.6f}"
+
+
+def _pareto_amounts(rng: random.Random) -> tuple[str, str]:
+    return str(int(rng.paretovariate(1.2) * 100)), f"{rng.paretovariate(1.1) * 0.5:.6f}"
+
+
+DISTRIBUTIONS = ("pareto", "zipf")
+
+
+def generate_dsr(path: Path, *, lines: int, seed: int, distribution: str = "pareto") -> None:
+    """Write a DSR of `lines` usage lines to `path` (gzipped when it ends in .gz), its resources
+    and revenue drawn from `distribution` (one of DISTRIBUTIONS).
 
     Flaws as in real deliveries: empty usages or revenue (meaning 0), empty title, artists or
     isrc, revenue in scientific notation, a dsp_id repeated inside the file, and CRLF line ends
     for odd seeds.
     """
     rng = random.Random(seed)
-    resources = catalogue(catalogue_size or min(max(10, lines // 2), MAX_CATALOGUE))
+    if distribution == "pareto":
+        resources = catalogue(min(max(10, lines // 2), MAX_CATALOGUE))
+        pick, amounts = (lambda rng: rng.choice(resources)), _pareto_amounts
+    elif distribution == "zipf":
+        pick, amounts = _zipf_picker(lines), _zipf_amounts
+    else:
+        raise ValueError(f"unknown distribution {distribution!r}, expected one of {', '.join(DISTRIBUTIONS)}")
     newline = "\r\n" if seed % 2 else "\n"
     with contextlib.ExitStack() as stack:
         raw = stack.enter_context(open(path, "wb"))
@@ -60,10 +114,9 @@ def generate_dsr(path: Path, *, lines: int, seed: int, catalogue_size: int | Non
         out.write("\t".join(HEADER) + newline)
         batch = []
         for _ in range(lines):
-            dsp_id, title, artists, isrc = rng.choice(resources)
+            dsp_id, title, artists, isrc = pick(rng)
             flaw = rng.random()
-            usages = str(int(rng.paretovariate(1.2) * 100))
-            revenue = f"{rng.paretovariate(1.1) * 0.5:.6f}"
+            usages, revenue = amounts(rng)
             if flaw < 0.02:
                 usages = ""
             elif flaw < 0.04:
