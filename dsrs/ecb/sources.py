@@ -43,8 +43,8 @@ def _download(url: str) -> bytes:
         with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response:
             data = response.read(MAX_HISTORY_BYTES + 1)
             missing = response.length  # what the Content-Length announced and never came
-    except http.client.IncompleteRead as error:  # a chunked response cut short
-        raise HistoryError(f"the download stopped after {len(error.partial):,} bytes: truncated") from None
+    except http.client.IncompleteRead:  # a chunked response cut short
+        raise HistoryError("the download stopped before its last chunk: truncated") from None
     except (OSError, http.client.HTTPException) as error:  # URLError, HTTPError and timeouts are OSErrors
         raise HistoryError(f"download failed: {error}") from None
     _check_size(len(data))

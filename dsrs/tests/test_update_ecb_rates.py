@@ -3,6 +3,7 @@
 import io
 import threading
 import time
+import urllib.error
 import urllib.request
 import zipfile
 from datetime import date
@@ -46,23 +47,29 @@ def zipped(csv: str) -> bytes:
 
 @pytest.fixture
 def http_server():
-    """Serves files on 127.0.0.1: `serve(path, body, announced_length=None)` returns the URL.
+    """Serves files on 127.0.0.1: `serve(path, body)` returns the URL.
 
-    The server answers one request at a time and stops after the test, or by itself 30 s after
-    it started should the test never return.
+    `sent=N` sends only the first N bytes of the body, after announcing all of it (in the
+    Content-Length, or as one chunk with `chunked=True`). The server answers one request at a
+    time and stops after the test, or by itself 30 s after it started should the test hang.
     """
-    served: dict[str, tuple[bytes, int]] = {}
+    served: dict[str, tuple[bytes, int, bool]] = {}
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
             if self.path not in served:
                 self.send_error(404)
                 return
-            body, announced_length = served[self.path]
+            body, sent, chunked = served[self.path]
             self.send_response(200)
-            self.send_header("Content-Length", str(announced_length))
-            self.end_headers()
-            self.wfile.write(body)
+            if chunked:
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                self.wfile.write(b"%x\r\n" % len(body) + body[:sent])
+            else:
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body[:sent])
 
         def log_message(self, *args):
             pass
@@ -80,8 +87,8 @@ def http_server():
     thread = threading.Thread(target=run, name="test-http-server", daemon=True)
     thread.start()
 
-    def serve(path: str, body: bytes, announced_length: int | None = None) -> str:
-        served[path] = (body, len(body) if announced_length is None else announced_length)
+    def serve(path: str, body: bytes, *, sent: int | None = None, chunked: bool = False) -> str:
+        served[path] = (body, len(body) if sent is None else sent, chunked)
         return f"http://127.0.0.1:{server.server_port}{path}"
 
     yield serve
@@ -237,11 +244,16 @@ class TestABadSourceChangesNothing:
             call_command("update_ecb_rates", "--source", source)
         return str(raised.value)
 
-    def test_a_download_cut_short_is_truncated(self, http_server):
+    def test_a_download_shorter_than_its_content_length_is_truncated(self, http_server):
         body = zipped(HISTORY)
-        url = http_server("/eurofxref-hist.zip", body[:100], announced_length=len(body))
+        url = http_server("/eurofxref-hist.zip", body, sent=100)
 
         assert self.refused(url) == f"ECB rates not updated: {url}: the download stopped after 100 of {len(body)} bytes: truncated"
+
+    def test_a_chunked_download_cut_short_is_truncated(self, http_server):
+        url = http_server("/eurofxref-hist.zip", zipped(HISTORY), sent=100, chunked=True)
+
+        assert self.refused(url) == f"ECB rates not updated: {url}: the download stopped before its last chunk: truncated"
 
     def test_a_csv_served_with_a_malformed_line_is_refused_with_its_line(self, http_server):
         url = http_server("/eurofxref-hist.csv", HISTORY.replace("0.8712", "0,8712").encode())
