@@ -1,4 +1,5 @@
-"""Back office: DSRs come from ingestion, so admin only shows them and deletes them.
+"""Back office: DSRs come from ingestion, so admin only shows them and deletes them; reference
+data (ISO codes, ECB rates) comes from migrations and update_ecb_rates, so admin only shows it.
 
 Deleting goes through dsrs.deletion.delete_dsrs (one DROP TABLE per DSR), never through Django's
 collector: the usage lines have no model, and a DELETE over millions of rows is what the
@@ -11,10 +12,12 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils.timezone import localtime
 from django.utils.html import format_html, format_html_join
 
 from dsrs.deletion import delete_dsrs
-from dsrs.models import DSR, Currency, Territory
+from dsrs.rates import newest_ecb_date
+from dsrs.models import DSR, Currency, EcbRate, EcbRateUpdate, Territory
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -28,7 +31,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 class ReferenceDataAdmin(ReadOnlyAdmin):
-    """ISO data loaded by a migration, which DSRs refer to: not deleted here either."""
+    """ISO data and ECB rates, which DSRs refer to: not deleted here either."""
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -44,6 +47,59 @@ class CurrencyAdmin(ReferenceDataAdmin):
 class TerritoryAdmin(ReferenceDataAdmin):
     list_display = ["code_2", "code_3", "name"]
     search_fields = ["code_2", "code_3", "name"]
+
+
+class EcbDataAdmin(ReferenceDataAdmin):
+    """ECB rates and their loads, under a heading that says when the rates were last updated."""
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {"subtitle": last_update_summary(), **(extra_context or {})})
+
+
+def last_update_summary() -> str:
+    last = EcbRateUpdate.objects.first()
+    if last is None:
+        return "No ECB rates loaded yet: run update_ecb_rates."
+    return f"Last update {when(last.loaded_at)} from {last.source}: {last.added}. Rates up to {newest_ecb_date()}."
+
+
+def when(moment) -> str:
+    return f"{localtime(moment):%Y-%m-%d %H:%M %Z}"
+
+
+@admin.register(EcbRate)
+class EcbRateAdmin(EcbDataAdmin):
+    list_display = ["day", "currency", "published_rate", "source", "loaded_at"]
+    list_select_related = ["update"]
+    search_fields = ["=currency"]
+    date_hierarchy = "date"
+    fields = ["day", "currency", "published_rate", "source", "loaded_at"]
+    readonly_fields = fields
+
+    @admin.display(description="date", ordering="date")
+    def day(self, rate: EcbRate) -> str:
+        return rate.date.isoformat()
+
+    @admin.display(description="units per 1 EUR", ordering="rate")
+    def published_rate(self, rate: EcbRate) -> str:
+        return f"{rate.rate.normalize():f}"  # as the ECB publishes it: 0.8338, not 0.83380000
+
+    @admin.display(description="source", ordering="update__source")
+    def source(self, rate: EcbRate) -> str:
+        return rate.update.source
+
+    @admin.display(description="loaded at", ordering="update__loaded_at")
+    def loaded_at(self, rate: EcbRate) -> str:
+        return when(rate.update.loaded_at)
+
+
+@admin.register(EcbRateUpdate)
+class EcbRateUpdateAdmin(EcbDataAdmin):
+    list_display = ["loaded", "source", "days_added", "currencies_added", "rates_added"]
+
+    @admin.display(description="loaded at", ordering="loaded_at")
+    def loaded(self, update: EcbRateUpdate) -> str:
+        return when(update.loaded_at)
 
 
 class PeriodFilter(admin.SimpleListFilter):

