@@ -88,7 +88,7 @@ def run(report: Report, files: list[Path]) -> None:
     from django.db import connection
 
     from dsrs.models import DSR
-    from dsrs.queries import top_percentile_resources
+    from dsrs.percentile import top_percentile_resources
 
     print(f"top percentile N={NUMBER} over {len(files)} DSRs", flush=True)
     with connection.cursor() as cursor:

@@ -137,3 +137,11 @@ SPECTACULAR_SETTINGS = {
 
 # A file with more than this share of rejected lines fails as a whole.
 DSR_MAX_REJECTED_RATIO = float(os.environ.get("DSR_MAX_REJECTED_RATIO", "0.01"))
+
+# The top-percentile query runs over this many connections at once, each summing a disjoint share
+# of the resources: about one per core the database server can give a query.
+PERCENTILE_WORKERS = env_int("PERCENTILE_WORKERS", 2)
+# Answers with up to this many resources are kept for the next request over the same DSRs (about
+# 200 bytes each); larger ones are streamed every time. The newest PERCENTILE_CACHE_ANSWERS stay.
+PERCENTILE_CACHE_RESOURCES = env_int("PERCENTILE_CACHE_RESOURCES", 200_000)
+PERCENTILE_CACHE_ANSWERS = env_int("PERCENTILE_CACHE_ANSWERS", 200)

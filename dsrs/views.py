@@ -1,5 +1,8 @@
 """The REST API of ../shared/reference/openapi.yaml: parse the input, call one function, render."""
 
+import itertools
+
+from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import NotFound
@@ -7,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dsrs.models import DSR
-from dsrs.queries import top_percentile_resources
+from dsrs.percentile import top_percentile_json
 from dsrs.serializers import DSRSerializer, ResourceSerializer, TopPercentileFilterSerializer, TopPercentileInputSerializer
 
 NOT_FOUND = OpenApiResponse(
@@ -75,4 +78,11 @@ class TopPercentileView(APIView):
     def get(self, request, number: str):
         query = TopPercentileInputSerializer(data={**request.query_params.dict(), "number": number})
         query.is_valid(raise_exception=True)
-        return Response(ResourceSerializer(top_percentile_resources(**query.validated_data), many=True).data)
+        answer = top_percentile_json(**query.validated_data)
+        # The first pieces are computed here, so that a failure is an error response, not a cut
+        # stream. An answer in one piece (a kept one, or a small one) goes with its length; a
+        # larger one streams, so that millions of resources are never in the process's memory.
+        first, second = next(answer), next(answer, None)
+        if second is None:
+            return HttpResponse(first, content_type="application/json")
+        return StreamingHttpResponse(itertools.chain([first, second], answer), content_type="application/json")

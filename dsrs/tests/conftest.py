@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from dsrs.deletion import delete_dsrs
 from dsrs.ingestion import Outcome, ingest_dsr
+from dsrs.models import DSR
 
 HEADER = "dsp_id\ttitle\tartists\tisrc\tusages\trevenue"
 SEED_DATA = Path(__file__).resolve().parents[3] / "shared" / "seed-data"
@@ -41,6 +43,18 @@ def usage_partitions() -> list[str]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT relname FROM pg_class WHERE relname LIKE 'dsrs\\_usage\\_%%' ORDER BY relname")
         return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.fixture
+def committed_db(django_db_setup, django_db_blocker):
+    """The test database outside a test transaction: what the test writes is committed, since the
+    percentile query's own connections see committed DSRs only. Its DSRs go afterwards (the
+    reference data, loaded by migrations, stays)."""
+    with django_db_blocker.unblock():
+        try:
+            yield
+        finally:
+            delete_dsrs(DSR.objects.all())
 
 
 @pytest.fixture(autouse=True)

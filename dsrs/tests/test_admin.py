@@ -267,37 +267,6 @@ def test_the_confirmed_delete_page_deletes_the_dsr_and_its_usage_lines_only(dsrs
     assert (len(stored_lines(nok.id)), len(stored_lines(eur.id))) == (2, 3)
 
 
-def test_the_api_no_longer_counts_a_deleted_dsr(dsrs, deleter, client):
-    nok, eur, gbp = dsrs  # Spotify, Spotify, YouTube
-
-    def reporting_dsrs():
-        return {(r["dsp"], r["dsp_id"]): r["dsrs"] for r in client.get("/resources/percentile/100").json()}
-
-    assert reporting_dsrs() == {
-        ("Spotify", "id0"): [nok.id, eur.id],
-        ("Spotify", "id1"): [nok.id, eur.id],
-        ("Spotify", "id2"): [eur.id],
-        ("YouTube", "id0"): [gbp.id],
-        ("YouTube", "id1"): [gbp.id],
-        ("YouTube", "id2"): [gbp.id],
-        ("YouTube", "id3"): [gbp.id],
-    }
-
-    deleter.post(f"{CHANGELIST}{eur.id}/delete/", {"post": "yes"})
-
-    assert reporting_dsrs() == {
-        ("Spotify", "id0"): [nok.id],
-        ("Spotify", "id1"): [nok.id],
-        ("YouTube", "id0"): [gbp.id],
-        ("YouTube", "id1"): [gbp.id],
-        ("YouTube", "id2"): [gbp.id],
-        ("YouTube", "id3"): [gbp.id],
-    }
-    assert [d["id"] for d in client.get("/dsrs/").json()] == [nok.id, gbp.id]
-    assert usage_count() == 6
-    assert f"dsrs_usage_{eur.id}" not in usage_partitions()
-
-
 # Who may delete
 
 

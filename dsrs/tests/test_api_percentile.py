@@ -4,7 +4,7 @@ Spotify B 20, Spotify E 10, Spotify D 5, Spotify C 0."""
 
 import pytest
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.usefixtures("committed_db")
 
 
 def get(client, query: str):

@@ -2,9 +2,9 @@
 that reads the files itself and shares nothing with the SQL but each DSR's stored EUR rate."""
 
 import gzip
-import math
+import json
 from dataclasses import dataclass, field
-from decimal import Decimal, localcontext
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,7 @@ from dsrs.models import DSR
 from .conftest import SEED_DATA
 
 pytestmark = [
-    pytest.mark.django_db,
+    pytest.mark.usefixtures("committed_db"),
     pytest.mark.skipif(not SEED_DATA.exists(), reason=f"no seed data at {SEED_DATA}"),
 ]
 
@@ -45,18 +45,17 @@ def expected_top_percentile(dsrs: list[DSR], number: int, territory: str | None)
         for dsr in dsrs:
             if territory is not None and dsr.territory_id != territory.upper():
                 continue
-            revenue_in_dsr: dict[str, Decimal] = {}
             for dsp_id, title, artists, isrc, usages, revenue in read_lines(Path(dsr.path)):
                 resource = resources.setdefault((dsr.dsp, dsp_id), ExpectedResource(dsr.dsp, dsp_id))
                 resource.usages += int(usages or 0)
                 resource.dsrs.add(dsr.id)
-                revenue_in_dsr[dsp_id] = revenue_in_dsr.get(dsp_id, Decimal(0)) + Decimal(revenue or 0)
+                # A line's EUR revenue: revenue / rate, rounded half up to 1e-8 EUR.
+                units = (Decimal(revenue or 0) * 10**8 / dsr.eur_rate).to_integral_value(rounding=ROUND_HALF_UP)
+                resource.revenue += units / 10**8
                 for name, value in (("title", title), ("artists", artists), ("isrc", isrc)):
                     if value:
                         candidate = (dsr.period_end, dsr.id, value)
                         resource.metadata[name] = max(resource.metadata.get(name, candidate), candidate)
-            for dsp_id, revenue in revenue_in_dsr.items():
-                resources[dsr.dsp, dsp_id].revenue += revenue / dsr.eur_rate
         ranking = sorted(resources.values(), key=lambda r: (-r.revenue, r.dsp_id, r.dsp))
         total = sum(r.revenue for r in ranking)
         head, before = [], Decimal(0)
@@ -81,12 +80,12 @@ def test_the_answer_equals_an_independent_computation_over_the_files(client, see
     expected = expected_top_percentile(seed_dsrs, number, territory)
 
     query = f"?territory={territory}" if territory else ""
-    response = client.get(f"/resources/percentile/{number}{query}").json()
+    response = json.loads(client.get(f"/resources/percentile/{number}{query}").content, parse_float=Decimal)
 
     assert [(r["dsp"], r["dsp_id"]) for r in response] == [(e.dsp, e.dsp_id) for e in expected]
     for got, want in zip(response, expected):
         assert got["usages"] == want.usages
-        assert math.isclose(got["revenue"], float(want.revenue), rel_tol=1e-12)
+        assert got["revenue"] == want.revenue
         assert got["dsrs"] == sorted(want.dsrs)
         for name in ("title", "artists", "isrc"):
             assert got[name] == want.metadata.get(name, (None, None, ""))[2]

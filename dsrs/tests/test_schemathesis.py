@@ -10,8 +10,6 @@ from pathlib import Path
 import pytest
 import schemathesis
 from django.core.handlers.wsgi import WSGIHandler
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -55,17 +53,10 @@ reference = load(REFERENCE_CONTRACT.read_text() if REFERENCE_CONTRACT.exists() e
 
 
 @pytest.fixture
-def dsrs_loaded(db):
+def dsrs_loaded(committed_db):
     files = sorted(SAMPLE_DATA.iterdir()) + (sorted(SEED_DATA.iterdir()) if SEED_DATA.exists() else [])
     for path in files:
         assert ingest_dsr(path=path).outcome == Outcome.INGESTED
-    # As Django's test client does: at the end of a request Django closes a connection left
-    # outside autocommit, which the test's transaction is, and the data would be gone.
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    yield
-    request_started.connect(close_old_connections)
-    request_finished.connect(close_old_connections)
 
 
 @committed.parametrize()

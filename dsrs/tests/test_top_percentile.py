@@ -9,13 +9,15 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from psycopg import sql
 
 from dsrs.ingestion import ingest_dsr
 from dsrs.models import DSR
-from dsrs.queries import TOP_PERCENTILE, Resource, selected_dsr_ids, top_percentile_resources
+from dsrs.percentile import Resource, selected_dsr_ids, top_percentile_resources
+from dsrs.percentile.ranking import CLASSES_PER_E, Ranking
+from dsrs.percentile.selection import selected_dsrs
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.usefixtures("committed_db")
 
 
 def ranking(resources: list[Resource]) -> list[tuple[str, str]]:
@@ -161,18 +163,11 @@ def test_it_refuses_a_number_outside_1_to_100(number):
 def test_the_query_never_loops_over_usage_lines_even_on_unanalyzed_partitions(small_catalogue):
     # Fresh partitions have no statistics, so the planner guesses a handful of rows and may
     # pick a nested loop, which rescans the index-less lines once per outer row.
-    statements = []
+    with Ranking(selected_dsrs(), 100, 2) as ranking:
+        for bucket in ranking.buckets:
+            with bucket.connection.cursor() as cursor:
+                cursor.execute(sql.SQL("EXPLAIN ") + bucket.candidates_statement(), {"cut": 0, "classes_per_e": CLASSES_PER_E})
+                plan = "\n".join(line for (line,) in cursor.fetchall())
 
-    def capture(execute, sql, params, many, context):
-        statements.append((sql, params))
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(capture):
-        top_percentile_resources(number=100)
-    [params] = [params for sql, params in statements if sql == TOP_PERCENTILE]
-    with connection.cursor() as cursor:  # in the test's transaction, the query's SET LOCALs hold
-        cursor.execute(f"EXPLAIN {TOP_PERCENTILE}", params)
-        plan = "\n".join(line for (line,) in cursor.fetchall())
-
-    assert "Seq Scan on dsrs_usage_" in plan
-    assert "Nested Loop" not in plan
+            assert "Seq Scan on dsrs_usage_" in plan
+            assert "Nested Loop" not in plan

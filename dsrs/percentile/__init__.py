@@ -1,0 +1,102 @@
+"""Where the top percentile of resources by EUR revenue is computed (design.md section 3).
+
+`top_percentile_json` is what the API streams; `top_percentile_resources` gives the same answer
+as Python objects, for the tests and the benchmark. A kept answer (`cache`) serves a selection of
+DSRs asked before; otherwise the ranking is computed over the usage lines (`ranking`) and kept
+when its head is small enough.
+"""
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+import psycopg
+from django.conf import settings
+
+from dsrs.percentile import cache
+from dsrs.percentile.ranking import EUR_SCALE, Ranking
+from dsrs.percentile.selection import selected_dsr_ids, selected_dsrs
+
+__all__ = ["EUR_SCALE", "Resource", "selected_dsr_ids", "top_percentile_json", "top_percentile_resources"]
+
+# The JSON array is sent in pieces of about this size: large enough for few writes, small enough
+# that the API process holds a bounded part of a million-resource answer.
+CHUNK_BYTES = 256 << 10
+
+
+@dataclass(frozen=True)
+class Resource:
+    dsp: str
+    dsp_id: str
+    title: str
+    artists: str
+    isrc: str
+    usages: int
+    revenue: Decimal  # EUR
+    dsrs: list[int]
+
+
+def top_percentile_json(
+    *, number: int, territory: str | None = None, period_start: date | None = None, period_end: date | None = None
+) -> Iterator[bytes]:
+    """The shortest head of the resources ranked by EUR revenue that reaches `number` % of the
+    total, over the selected DSRs (see `selected_dsrs`), as the pieces of a JSON array.
+
+    Ranking: revenue descending, then dsp_id, then DSP, both in binary order. A resource is in the
+    head when the revenue of the resources before it is below `number` % of the total, so 100
+    gives every resource with revenue > 0, and a total of 0 gives nothing. Revenue in EUR is exact
+    at EUR_SCALE decimals (see dsrs.percentile.ranking). Title, artists and isrc are, each on its
+    own, the value of the most recent DSR (latest period_end, then highest id) that reports a
+    non-empty one; inside one DSR, whose lines have no order, the greatest in binary order.
+    """
+    if not 1 <= number <= 100:
+        raise ValueError(f"number must be between 1 and 100, not {number}")
+    filters = {"territory": territory, "period_start": period_start, "period_end": period_end}
+    for attempt in (1, 2):
+        dsrs = selected_dsrs(**filters)
+        if not dsrs:
+            yield b"[]"
+            return
+        dsr_ids = [dsr.id for dsr in dsrs]
+        try:
+            with cache.computing(dsr_ids):
+                kept = cache.answer(dsr_ids, number)
+                if kept is not None:
+                    break
+                ranking = Ranking(dsrs, number, settings.PERCENTILE_WORKERS)
+                if ranking.candidates <= settings.PERCENTILE_CACHE_RESOURCES:
+                    with ranking:
+                        cache.keep(dsr_ids, number, ranking.total, ranking.head())
+                    kept = cache.answer(dsr_ids, number)
+            break
+        except psycopg.errors.UndefinedTable:
+            # A selected DSR was deleted before its lines were read: select again, once.
+            if attempt == 2:
+                raise
+    if kept is not None:
+        yield kept.encode()
+        return
+    # Too large to keep: streamed as the buckets yield it, outside the lock, so that the API
+    # process holds a piece at a time however many resources the answer has.
+    with ranking:
+        yield from _json_array(resource for _before, resource in ranking.head())
+
+
+def top_percentile_resources(**filters) -> list[Resource]:
+    answer = json.loads(b"".join(top_percentile_json(**filters)), parse_float=Decimal)
+    return [Resource(**{**resource, "revenue": Decimal(resource["revenue"])}) for resource in answer]
+
+
+def _json_array(resources: Iterable[str]) -> Iterator[bytes]:
+    pieces, size, separator = ["["], 1, ""
+    for resource in resources:
+        pieces += (separator, resource)
+        separator = ","
+        size += len(resource) + 1
+        if size >= CHUNK_BYTES:
+            yield "".join(pieces).encode()
+            pieces, size = [], 0
+    pieces.append("]")
+    yield "".join(pieces).encode()
