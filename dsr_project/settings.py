@@ -4,20 +4,54 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+# An empty variable counts as unset, as compose files' `${NAME:-}` give it; any other value that
+# is not understood stops the program with the variable named, rather than meaning a default.
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def env_text(name: str) -> str:
+    return os.environ.get(name, "").strip()
+
 
 def env_bool(name: str, default: bool) -> bool:
-    return os.environ.get(name, str(default)).lower() in ("1", "true", "yes", "on")
-
-
-def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+    value = env_text(name).lower()
+    if not value:
+        return default
+    if value not in TRUE_WORDS + FALSE_WORDS:
+        raise ImproperlyConfigured(f"{name}={os.environ[name]!r}: expected one of {', '.join(TRUE_WORDS + FALSE_WORDS)}")
+    return value in TRUE_WORDS
 
 
 def env_int(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
+    value = env_text(name)
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={os.environ[name]!r}: expected a whole number") from None
+
+
+def env_ratio(name: str, default: float) -> float:
+    value = env_text(name)
+    if not value:
+        return default
+    try:
+        ratio = float(value)
+    except ValueError:
+        ratio = -1.0
+    if not 0 <= ratio <= 1:
+        raise ImproperlyConfigured(f"{name}={os.environ[name]!r}: expected a number from 0 to 1")
+    return ratio
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in (env_text(name) or default).split(",") if item.strip()]
 
 
 # Off unless set: `make run` and docker-compose.yml set DEBUG=1 for development.
@@ -91,15 +125,21 @@ TEMPLATES = [
     },
 ]
 
-# PostgreSQL only. DATABASE_URL points at any server; without it the embedded one in .pgdata/ is
-# started (or reused) so that a fresh clone needs no database set-up.
-if os.environ.get("DATABASE_URL"):
-    DATABASE_URL = os.environ["DATABASE_URL"]
+# PostgreSQL only. DATABASE_URL points at any server. Without it, the embedded server in .pgdata/
+# (dsr_project/embedded_postgres), which the first connection starts, so that a fresh clone needs
+# no database set-up and commands that never connect never start it.
+DATABASE_URL = env_text("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 else:
-    from dsr_project.embedded_postgres import embedded_database_url
-
-    DATABASE_URL = embedded_database_url(BASE_DIR / ".pgdata")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES = {
+        "default": {
+            "ENGINE": "dsr_project.embedded_postgres",
+            "NAME": "postgres",
+            "PGDATA": str(BASE_DIR / ".pgdata"),
+            "CONN_MAX_AGE": 60,
+        }
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"
@@ -136,4 +176,4 @@ SPECTACULAR_SETTINGS = {
 }
 
 # A file with more than this share of rejected lines fails as a whole.
-DSR_MAX_REJECTED_RATIO = float(os.environ.get("DSR_MAX_REJECTED_RATIO", "0.01"))
+DSR_MAX_REJECTED_RATIO = env_ratio("DSR_MAX_REJECTED_RATIO", 0.01)
