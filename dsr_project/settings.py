@@ -92,6 +92,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    # Swagger UI's files, served from STATIC_ROOT like the admin's: /api/docs/ needs no CDN.
+    "drf_spectacular_sidecar",
     "dsrs",
 ]
 
@@ -173,6 +175,8 @@ SPECTACULAR_SETTINGS = {
     "SERVERS": [{"url": "http://localhost:8000/"}],
     "TAGS": [{"name": "dsrs", "description": "DSR API"}, {"name": "resources", "description": "DSR Resources API"}],
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # A file with more than this share of rejected lines fails as a whole.
