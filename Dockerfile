@@ -9,9 +9,11 @@ COPY Pipfile Pipfile.lock ./
 RUN pipenv requirements --hash > requirements.txt
 
 FROM python:3.11-slim
+# LOG_FORMAT=json: each ingested file is one JSON line on stdout, for the log collector.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    LOG_FORMAT=json
 RUN groupadd --gid 10001 dsr && useradd --create-home --uid 10001 --gid dsr --no-log-init dsr
 WORKDIR /app
 

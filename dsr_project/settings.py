@@ -50,6 +50,17 @@ def env_ratio(name: str, default: float) -> float:
     return ratio
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """One of `choices`, in any case."""
+    value = env_text(name)
+    if not value:
+        return default
+    for choice in choices:
+        if value.lower() == choice.lower():
+            return choice
+    raise ImproperlyConfigured(f"{name}={os.environ[name]!r}: expected one of {', '.join(choices)}")
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in (env_text(name) or default).split(",") if item.strip()]
 
@@ -74,14 +85,36 @@ SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 
-# Ingestion results as one JSON line per file on stdout, where containers' logs are collected.
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "dsr_project.json_logging.JsonFormatter"}},
-    "handlers": {"stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "json"}},
-    "loggers": {"dsrs.ingestion": {"handlers": ["stdout"], "level": os.environ.get("LOG_LEVEL", "INFO"), "propagate": False}},
-}
+# Who reads the outcome of each ingested file. `text`: people; ingest_dsr prints a report (a
+# progress bar on a terminal, a summary per file) and the app's log records are not shown, since
+# they would repeat it. `json` (the Docker image's default): log collectors; each file's outcome
+# is one JSON record on stdout and ingest_dsr prints nothing else.
+LOG_FORMAT = env_choice("LOG_FORMAT", "text", ("text", "json"))
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
+
+
+def logging_config(log_format: str, level: str) -> dict:
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "json": {
+                "()": "pythonjsonlogger.json.JsonFormatter",
+                "fmt": "%(levelname)s %(name)s %(message)s",
+                "rename_fields": {"levelname": "level", "name": "logger"},
+                "timestamp": "time",
+            }
+        },
+        "handlers": {
+            "stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "json"},
+            # Rather than no handler: Python would then print warnings on stderr by itself.
+            "discard": {"class": "logging.NullHandler"},
+        },
+        "loggers": {"dsrs": {"handlers": ["stdout" if log_format == "json" else "discard"], "level": level, "propagate": False}},
+    }
+
+
+LOGGING = logging_config(LOG_FORMAT, LOG_LEVEL)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

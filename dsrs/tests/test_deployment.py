@@ -94,6 +94,8 @@ def test_settings_are_secure_unless_debug_or_overridden(environment, expected):
         ("DSR_MAX_REJECTED_RATIO", "1%", "expected a number from 0 to 1"),
         ("DSR_MAX_REJECTED_RATIO", "1.5", "expected a number from 0 to 1"),
         ("DSR_MAX_REJECTED_RATIO", "nan", "expected a number from 0 to 1"),
+        ("LOG_FORMAT", "xml", "expected one of text, json"),
+        ("LOG_LEVEL", "verbose", "expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
     ],
 )
 def test_a_value_that_is_not_understood_stops_every_command_naming_the_variable(name, value, expected):
@@ -214,6 +216,7 @@ def test_the_image_is_slim_non_root_and_installs_dependencies_before_the_code():
     assert instructions[install - 1] == "COPY --from=requirements /build/requirements.txt ."
     assert instructions[install + 1] == "COPY . ."
     assert [i for i in instructions if i.startswith("USER")] == ["USER 10001:10001"]
+    assert "LOG_FORMAT=json" in [i for i in instructions if i.startswith("ENV")][0].split()
     assert instructions[-3].startswith("HEALTHCHECK") and "http://127.0.0.1:8000/health/" in instructions[-3]
     assert instructions[-2:] == [
         'ENTRYPOINT ["/app/docker/entrypoint.sh"]',
@@ -249,7 +252,7 @@ def test_the_development_compose_file_serves_postgres_for_make_test_on_the_host(
     assert services["db"]["image"] == "postgres:18"
     assert services["db"]["ports"] == ["127.0.0.1:${POSTGRES_PORT:-5432}:5432"]
     assert services["app"]["volumes"] == [".:/app"]
-    assert services["app"]["environment"] == {"DEBUG": "1", "DATABASE_URL": "postgres://dsr:dsr@db:5432/dsr"}
+    assert services["app"]["environment"] == {"DEBUG": "1", "DATABASE_URL": "postgres://dsr:dsr@db:5432/dsr", "LOG_FORMAT": "text"}
 
 
 def test_the_production_compose_file_has_no_default_secrets():
