@@ -148,7 +148,8 @@ WSGI_APPLICATION = "dsr_project.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Before the apps' own: the project's versions of third-party templates (DRF's page).
+        "DIRS": [BASE_DIR / "dsr_project" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -191,10 +192,12 @@ STORAGES = {
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    # The API is public and read-only, and JSON whatever the Accept header or a ?format=.
+    # The API is public and read-only. Clients get JSON (asked for, */* or no Accept header: the
+    # first renderer); a browser, which asks for text/html, gets the same data in DRF's HTML
+    # page. A ?format= parameter changes nothing: no query parameter but the contract's matters.
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
     "URL_FORMAT_OVERRIDE": None,
     "UNAUTHENTICATED_USER": None,
 }

@@ -25,6 +25,8 @@ def dsrs():
 
 
 class DSRListView(APIView):
+    name = "DSRs"  # the title of the page browsers get
+
     @extend_schema(
         tags=["dsrs"],
         operation_id="dsrs_list",
@@ -35,6 +37,8 @@ class DSRListView(APIView):
 
 
 class DSRDetailView(APIView):
+    name = "DSR"
+
     @extend_schema(
         tags=["dsrs"],
         operation_id="dsrs_retrieve",
