@@ -9,9 +9,11 @@ COPY Pipfile Pipfile.lock ./
 RUN pipenv requirements --hash > requirements.txt
 
 FROM python:3.11-slim
+# LOG_FORMAT=json: each ingested file is one JSON line on stdout, for the log collector.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    LOG_FORMAT=json
 RUN groupadd --gid 10001 dsr && useradd --create-home --uid 10001 --gid dsr --no-log-init dsr
 WORKDIR /app
 
@@ -20,8 +22,7 @@ COPY --from=requirements /build/requirements.txt .
 RUN pip install --no-cache-dir --require-hashes -r requirements.txt
 
 COPY . .
-# DATABASE_URL only keeps settings from starting the embedded PostgreSQL: collectstatic needs none.
-RUN DATABASE_URL=postgres://unused/unused python manage.py collectstatic --noinput --verbosity 0
+RUN python manage.py collectstatic --noinput --verbosity 0
 
 USER 10001:10001
 EXPOSE 8000

@@ -1,5 +1,5 @@
 # The two set-up commands of the README: `make run` and `make test`. Both create .venv/ and
-# install Pipfile.lock into it first; the embedded PostgreSQL starts on first use (.pgdata/).
+# install Pipfile.lock into it first; the embedded PostgreSQL starts on first connection (.pgdata/).
 PYTHON ?= python3
 VENV := .venv
 export PIPENV_VENV_IN_PROJECT := 1
@@ -31,9 +31,11 @@ test: install
 schema: install
 	$(MANAGE) spectacular --validate --fail-on-warn --file openapi.md
 
-# Figures for the README's performance section; generated files are cached in .bench/.
+# Figures for the README's performance section; generated files are cached in .bench/. The
+# benchmark creates its own database on the project's server, so it needs the server's URL.
+WITH_DATABASE_URL := $(VENV)/bin/python -m dsr_project.embedded_postgres
 bench: install
-	$(VENV)/bin/python -m bench.run
+	$(WITH_DATABASE_URL) $(VENV)/bin/python -m bench.run
 
 bench-large: install
-	$(VENV)/bin/python -m bench.run --large
+	$(WITH_DATABASE_URL) $(VENV)/bin/python -m bench.run --large

@@ -5,14 +5,21 @@
 #   MIGRATE_ON_START  0 to skip migrations, e.g. on all app containers but one (default 1)
 set -eu
 
+# is_on NAME [DEFAULT]: whether variable NAME (or DEFAULT when it is empty) says on, as
+# settings.py reads booleans; a value that is neither on nor off stops the container.
 is_on() {
-    case "${1:-}" in
-        1 | [Tt][Rr][Uu][Ee] | [Yy][Ee][Ss] | [Oo][Nn]) return 0 ;;
-        *) return 1 ;;
+    eval "value=\${$1:-}"
+    case "$(printf '%s' "${value:-${2:-}}" | tr '[:upper:]' '[:lower:]')" in
+        1 | true | yes | on) return 0 ;;
+        '' | 0 | false | no | off) return 1 ;;
+        *)
+            echo "entrypoint: $1='$value': expected one of 1, true, yes, on, 0, false, no, off" >&2
+            exit 1
+            ;;
     esac
 }
 
-if ! is_on "${DEBUG:-}"; then
+if ! is_on DEBUG; then
     # settings.py's defaults suit a development machine (a known SECRET_KEY, for one): in
     # production, check --deploy must find nothing to say about security.
     if ! python manage.py check --deploy --tag security --fail-level WARNING; then
@@ -31,7 +38,7 @@ until error=$(python manage.py check --database default 2>&1); do
     sleep 1
 done
 
-if is_on "${MIGRATE_ON_START:-1}"; then
+if is_on MIGRATE_ON_START 1; then
     python manage.py migrate --noinput
 fi
 

@@ -4,20 +4,65 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+# An empty variable counts as unset, as compose files' `${NAME:-}` give it; any other value that
+# is not understood stops the program with the variable named, rather than meaning a default.
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def env_text(name: str) -> str:
+    return os.environ.get(name, "").strip()
+
 
 def env_bool(name: str, default: bool) -> bool:
-    return os.environ.get(name, str(default)).lower() in ("1", "true", "yes", "on")
-
-
-def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+    value = env_text(name).lower()
+    if not value:
+        return default
+    if value not in TRUE_WORDS + FALSE_WORDS:
+        raise ImproperlyConfigured(f"{name}={os.environ[name]!r}: expected one of {', '.join(TRUE_WORDS + FALSE_WORDS)}")
+    return value in TRUE_WORDS
 
 
 def env_int(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
+    value = env_text(name)
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={os.environ[name]!r}: expected a whole number") from None
+
+
+def env_ratio(name: str, default: float) -> float:
+    value = env_text(name)
+    if not value:
+        return default
+    try:
+        ratio = float(value)
+    except ValueError:
+        ratio = -1.0
+    if not 0 <= ratio <= 1:
+        raise ImproperlyConfigured(f"{name}={os.environ[name]!r}: expected a number from 0 to 1")
+    return ratio
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """One of `choices`, in any case."""
+    value = env_text(name)
+    if not value:
+        return default
+    for choice in choices:
+        if value.lower() == choice.lower():
+            return choice
+    raise ImproperlyConfigured(f"{name}={os.environ[name]!r}: expected one of {', '.join(choices)}")
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in (env_text(name) or default).split(",") if item.strip()]
 
 
 # Off unless set: `make run` and docker-compose.yml set DEBUG=1 for development.
@@ -40,14 +85,36 @@ SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 
-# Ingestion results as one JSON line per file on stdout, where containers' logs are collected.
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "dsr_project.json_logging.JsonFormatter"}},
-    "handlers": {"stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "json"}},
-    "loggers": {"dsrs.ingestion": {"handlers": ["stdout"], "level": os.environ.get("LOG_LEVEL", "INFO"), "propagate": False}},
-}
+# Who reads the outcome of each ingested file. `text`: people; ingest_dsr prints a report (a
+# progress bar on a terminal, a summary per file) and the app's log records are not shown, since
+# they would repeat it. `json` (the Docker image's default): log collectors; each file's outcome
+# is one JSON record on stdout and ingest_dsr prints nothing else.
+LOG_FORMAT = env_choice("LOG_FORMAT", "text", ("text", "json"))
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
+
+
+def logging_config(log_format: str, level: str) -> dict:
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "json": {
+                "()": "pythonjsonlogger.json.JsonFormatter",
+                "fmt": "%(levelname)s %(name)s %(message)s",
+                "rename_fields": {"levelname": "level", "name": "logger"},
+                "timestamp": "time",
+            }
+        },
+        "handlers": {
+            "stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "json"},
+            # Rather than no handler: Python would then print warnings on stderr by itself.
+            "discard": {"class": "logging.NullHandler"},
+        },
+        "loggers": {"dsrs": {"handlers": ["stdout" if log_format == "json" else "discard"], "level": level, "propagate": False}},
+    }
+
+
+LOGGING = logging_config(LOG_FORMAT, LOG_LEVEL)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -58,6 +125,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    # Swagger UI's files, served from STATIC_ROOT like the admin's: /api/docs/ needs no CDN.
+    "drf_spectacular_sidecar",
     "dsrs",
 ]
 
@@ -79,7 +148,8 @@ WSGI_APPLICATION = "dsr_project.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Before the apps' own: the project's versions of third-party templates (DRF's page).
+        "DIRS": [BASE_DIR / "dsr_project" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -91,15 +161,21 @@ TEMPLATES = [
     },
 ]
 
-# PostgreSQL only. DATABASE_URL points at any server; without it the embedded one in .pgdata/ is
-# started (or reused) so that a fresh clone needs no database set-up.
-if os.environ.get("DATABASE_URL"):
-    DATABASE_URL = os.environ["DATABASE_URL"]
+# PostgreSQL only. DATABASE_URL points at any server. Without it, the embedded server in .pgdata/
+# (dsr_project/embedded_postgres), which the first connection starts, so that a fresh clone needs
+# no database set-up and commands that never connect never start it.
+DATABASE_URL = env_text("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 else:
-    from dsr_project.embedded_postgres import embedded_database_url
-
-    DATABASE_URL = embedded_database_url(BASE_DIR / ".pgdata")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES = {
+        "default": {
+            "ENGINE": "dsr_project.embedded_postgres",
+            "NAME": "postgres",
+            "PGDATA": str(BASE_DIR / ".pgdata"),
+            "CONN_MAX_AGE": 60,
+        }
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"
@@ -116,10 +192,12 @@ STORAGES = {
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    # The API is public and read-only, and JSON whatever the Accept header or a ?format=.
+    # The API is public and read-only. Clients get JSON (asked for, */* or no Accept header: the
+    # first renderer); a browser, which asks for text/html, gets the same data in DRF's HTML
+    # page. A ?format= parameter changes nothing: no query parameter but the contract's matters.
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
     "URL_FORMAT_OVERRIDE": None,
     "UNAUTHENTICATED_USER": None,
 }
@@ -133,10 +211,12 @@ SPECTACULAR_SETTINGS = {
     "SERVERS": [{"url": "http://localhost:8000/"}],
     "TAGS": [{"name": "dsrs", "description": "DSR API"}, {"name": "resources", "description": "DSR Resources API"}],
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # A file with more than this share of rejected lines fails as a whole.
-DSR_MAX_REJECTED_RATIO = float(os.environ.get("DSR_MAX_REJECTED_RATIO", "0.01"))
+DSR_MAX_REJECTED_RATIO = env_ratio("DSR_MAX_REJECTED_RATIO", 0.01)
 
 # The top-percentile query runs over this many connections at once, each summing a disjoint share
 # of the resources: about one per core the database server can give a query.

@@ -28,6 +28,8 @@ def dsrs():
 
 
 class DSRListView(APIView):
+    name = "DSRs"  # the title of the page browsers get
+
     @extend_schema(
         tags=["dsrs"],
         operation_id="dsrs_list",
@@ -38,6 +40,8 @@ class DSRListView(APIView):
 
 
 class DSRDetailView(APIView):
+    name = "DSR"
+
     @extend_schema(
         tags=["dsrs"],
         operation_id="dsrs_retrieve",

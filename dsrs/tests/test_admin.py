@@ -1,3 +1,4 @@
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -5,6 +6,7 @@ from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from model_bakery import baker
 
 from dsrs.ingestion import ingest_dsr
 from dsrs.models import DSR
@@ -70,28 +72,43 @@ def action(ids, confirmed: bool) -> dict:
 # The list and the detail page
 
 
-def test_the_list_shows_every_column(dsrs, deleter):
+def test_the_list_shows_one_short_line_per_dsr(dsrs, deleter):
     response = deleter.get(CHANGELIST)
 
     assert response.status_code == 200
     assert list(response.context["cl"].list_display) == [
         "action_checkbox",
         "id",
-        "path",
-        "dsp",
-        "service",
-        "society",
-        "territory",
-        "currency",
+        "file_name",
+        "territory_code",
+        "currency_code",
         "period",
-        "status",
-        "lines_read",
-        "lines_stored",
-        "lines_rejected",
+        "status_badge",
+        "lines",
+        "rejected",
     ]
     content = response.content.decode()
-    assert "YouTubeMusic" in content and "SGAE" in content and "GB (United Kingdom)" in content
-    assert "GBP (Pound Sterling)" in content and "2020-03-01 – 2020-03-31" in content
+    gbp = dsrs[2]
+    assert f'<a href="{CHANGELIST}{gbp.id}/change/"><span title="{gbp.path}">{GBP_MARCH}</span></a>' in content
+    assert '<td class="field-territory_code"><span title="United Kingdom">GB</span></td>' in content
+    assert '<td class="field-currency_code"><span title="Pound Sterling">GBP</span></td>' in content
+    assert '<td class="field-period">2020-03-01 – 2020-03-31</td>' in content
+    assert '<span class="dsr-status dsr-status-ingested" title="">ingested</span>' in content
+    assert '<td class="field-lines">4</td><td class="field-rejected">0</td>' in content
+    assert 'href="/static/dsrs/admin.css"' in content
+    assert "nav-sidebar" not in content  # its 300 px are the list's
+
+
+def test_the_list_shows_a_failed_dsr_with_its_error_and_large_counts_grouped(deleter):
+    period = {"period_start": date(2024, 1, 1), "period_end": date(2024, 1, 31), "territory_id": "ES", "currency_id": "EUR"}
+    baker.make(DSR, status="ingested", lines_read=2_500_012, lines_stored=2_500_000, lines_rejected=12, **period)
+    baker.make(DSR, status="failed", error="x.tsv.gz: truncated gzip: the file ends after line 31", lines_read=30, lines_rejected=1, **period)
+
+    content = deleter.get(CHANGELIST).content.decode()
+
+    assert '<td class="field-lines">2,500,000</td><td class="field-rejected">12</td>' in content
+    assert '<span class="dsr-status dsr-status-failed" title="x.tsv.gz: truncated gzip: the file ends after line 31">failed</span>' in content
+    assert '<td class="field-lines">0</td><td class="field-rejected">1</td>' in content
 
 
 def shown_ids(response) -> list[int]:
@@ -137,6 +154,30 @@ def test_the_detail_page_shows_the_eur_rate_the_error_and_the_rejection_report(w
     assert "Given with ingest_dsr --eur-rate" in content
     assert f"{dsr.path}: 1 of 2 lines rejected (50.00%), more than DSR_MAX_REJECTED_RATIO (1.00%)" in content
     assert "<tbody><tr><td>2</td><td>expected 6 tab-separated fields, found 1</td></tr></tbody>" in content
+
+
+def test_the_detail_page_draws_the_revenue_concentration(write_dsr, deleter):
+    # Revenue by resource: A 50 (two lines), B 30, C 10, D 10, E 0.
+    path = write_dsr(NOK_JANUARY, ["A\tt\ta\ti\t1\t30", "B\tt\ta\ti\t1\t30", "C\tt\ta\ti\t1\t10", "A\tt\ta\ti\t1\t20", "D\tt\ta\ti\t1\t10", "E\tt\ta\ti\t1\t0"])
+    dsr = ingest_dsr(path=path).dsr
+
+    content = deleter.get(f"{CHANGELIST}{dsr.id}/change/").content.decode()
+
+    assert '<polyline class="curve" points="0.0,180.0 72.0,90.0 144.0,36.0 216.0,18.0 288.0,0.0 360.0,0.0"/>' in content
+    assert "<p>5 resources: the top 20% earn 50% of the revenue; half of the revenue comes from the top 20%." in content
+
+
+@pytest.mark.parametrize(
+    "lines, shown",
+    [(["A\tt\ta\ti\t1\t0", "B\tt\ta\ti\t1\t0"], "no revenue: every resource earned 0"), (["bad line"], "no usage line stored")],
+)
+def test_the_detail_page_says_why_a_dsr_has_no_concentration(write_dsr, deleter, lines, shown):
+    dsr = ingest_dsr(path=write_dsr(NOK_JANUARY, lines)).dsr
+
+    content = deleter.get(f"{CHANGELIST}{dsr.id}/change/").content.decode()
+
+    assert f'<div class="readonly">{shown}</div>' in content
+    assert "dsr-concentration" not in content
 
 
 def test_the_rejection_report_says_when_it_lists_only_the_first_rejections():

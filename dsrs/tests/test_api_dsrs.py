@@ -44,11 +44,14 @@ def test_an_empty_database_gives_an_empty_array(client):
     assert (response.status_code, response.json()) == (200, [])
 
 
-def test_it_is_a_plain_array_whatever_the_format_asked(client, small_catalogue):
+@pytest.mark.parametrize("accept", [None, "*/*", "application/json", "application/json, text/html"])
+def test_clients_get_json_whatever_else_they_add(client, small_catalogue, accept):
     plain = client.get("/dsrs/").json()
+    headers = {"HTTP_ACCEPT": accept} if accept else {}
 
-    assert client.get("/dsrs/?format=api", HTTP_ACCEPT="text/html,*/*").json() == plain
-    assert client.get("/dsrs/?page=2&limit=1").json() == plain
+    for query in ["", "?format=api", "?page=2&limit=1"]:
+        response = client.get(f"/dsrs/{query}", **headers)
+        assert (response["Content-Type"], response.json()) == ("application/json", plain)
 
 
 def test_the_path_without_its_trailing_slash_redirects(client):

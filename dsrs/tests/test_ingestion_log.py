@@ -1,11 +1,13 @@
-import io
+"""What ingest_dsr tells, once: a report for people, or JSON records with LOG_FORMAT=json."""
+
 import json
-import logging
+import logging.config
 
 import pytest
-from django.conf import settings
+from django.core.management import CommandError, call_command
 
-from dsr_project.json_logging import JsonFormatter
+from dsr_project.settings import LOGGING, logging_config
+from dsrs.filenames import EXPECTED
 from dsrs.ingestion import ingest_dsr
 
 pytestmark = pytest.mark.django_db
@@ -14,13 +16,19 @@ NAME = "Spotify_SpotifyDuo_NO_NOK_20200101-20200131.tsv"
 
 
 @pytest.fixture
-def log_lines():
-    """What the configured handler of dsrs.ingestion writes, as parsed JSON lines."""
-    (handler,) = [h for h in logging.getLogger("dsrs.ingestion").handlers if isinstance(h.formatter, JsonFormatter)]
-    stream = io.StringIO()
-    previous = handler.setStream(stream)
-    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
-    handler.setStream(previous)
+def log_format(settings, capsys):
+    """Configure logging as LOG_FORMAT and LOG_LEVEL would (stdout: capsys's, set up first)."""
+
+    def configure(name: str, level: str = "INFO") -> None:
+        settings.LOG_FORMAT = name
+        logging.config.dictConfig(logging_config(name, level))
+
+    yield configure
+    logging.config.dictConfig(LOGGING)
+
+
+def json_records(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines()]
 
 
 def without_time(entry: dict) -> dict:
@@ -29,16 +37,13 @@ def without_time(entry: dict) -> dict:
     return entry
 
 
-def test_the_ingestion_log_goes_to_stdout():
-    assert settings.LOGGING["handlers"]["stdout"]["stream"] == "ext://sys.stdout"
-
-
-def test_a_file_logs_one_json_line_with_its_outcome_and_counts(write_dsr, log_lines):
+def test_a_file_logs_one_json_line_with_its_outcome_and_counts(write_dsr, log_format, capsys):
+    log_format("json")
     path = write_dsr(NAME, ["id1\tt\ta\ti\t1\t2", "id2\tt\ta\ti\t3\t4", "\tt\ta\ti\t5\t6"])
 
     dsr = ingest_dsr(path=path).dsr
 
-    assert [without_time(entry) for entry in log_lines()] == [
+    assert [without_time(entry) for entry in json_records(capsys.readouterr().out)] == [
         {
             "level": "WARNING",
             "logger": "dsrs.ingestion",
@@ -53,7 +58,8 @@ def test_a_file_logs_one_json_line_with_its_outcome_and_counts(write_dsr, log_li
     ]
 
 
-def test_ingested_and_skipped_files_log_at_info_refused_ones_at_warning(write_dsr, log_lines):
+def test_ingested_and_skipped_files_log_at_info_refused_ones_at_warning(write_dsr, log_format, capsys):
+    log_format("json")
     path = write_dsr(NAME, ["id1\tt\ta\ti\t1\t2"])
     bad_name = write_dsr("not-a-dsr.tsv", ["id1\tt\ta\ti\t1\t2"])
 
@@ -62,9 +68,48 @@ def test_ingested_and_skipped_files_log_at_info_refused_ones_at_warning(write_ds
     ingest_dsr(path=bad_name)
 
     assert [
-        (e["level"], e["outcome"], e["dsr_id"], e["lines_read"], e["lines_stored"], e["lines_rejected"]) for e in log_lines()
+        (e["level"], e["outcome"], e["dsr_id"], e["lines_read"], e["lines_stored"], e["lines_rejected"])
+        for e in json_records(capsys.readouterr().out)
     ] == [
         ("INFO", "ingested", dsr.id, 1, 1, 0),
         ("INFO", "skipped", dsr.id, 0, 0, 0),
         ("WARNING", "refused", None, 0, 0, 0),
     ]
+
+
+def test_log_level_warning_logs_only_the_files_not_ingested(write_dsr, log_format, capsys):
+    log_format("json", "WARNING")
+
+    ingest_dsr(path=write_dsr(NAME, ["id1\tt\ta\ti\t1\t2"]))
+    ingest_dsr(path=write_dsr("not-a-dsr.tsv", ["id1\tt\ta\ti\t1\t2"]))
+
+    assert [e["outcome"] for e in json_records(capsys.readouterr().out)] == ["refused"]
+
+
+def test_with_log_format_json_the_command_prints_json_records_only(write_dsr, log_format, capsys):
+    log_format("json")
+    good = write_dsr(NAME, ["id1\tt\ta\ti\t1\t2"])
+    bad = write_dsr("not-a-dsr.tsv", ["id1\tt\ta\ti\t1\t2"])
+
+    with pytest.raises(CommandError, match="1 of 2 files not ingested"):
+        call_command("ingest_dsr", str(good), str(bad))
+
+    output = capsys.readouterr()
+    assert [(e["path"], e["outcome"]) for e in json_records(output.out)] == [(str(good), "ingested"), (str(bad), "refused")]
+    assert output.err == ""
+
+
+def test_with_log_format_text_the_command_tells_each_file_once(write_dsr, log_format, capsys):
+    log_format("text")
+    good = write_dsr(NAME, ["id1\tt\ta\ti\t1\t2"])
+    bad = write_dsr("not-a-dsr.tsv", ["id1\tt\ta\ti\t1\t2"])
+
+    with pytest.raises(CommandError, match="1 of 2 files not ingested"):
+        call_command("ingest_dsr", str(good), str(bad))
+
+    output = capsys.readouterr()
+    out = output.out.splitlines()
+    assert len(out) == 2
+    assert out[0].startswith(f"{good}: ingested as DSR ")
+    assert out[1].startswith("  lines read 1, stored 1, rejected 0 in ")
+    assert output.err == f"{bad}: file name does not match {EXPECTED}\n"

@@ -1,6 +1,7 @@
 """The generated OpenAPI schema: committed as openapi.md, served, and compatible with the contract."""
 
 import copy
+import re
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,24 @@ def test_the_schema_is_served_with_swagger_ui(client):
         {"/dsrs/", "/dsrs/{id}", "/resources/percentile/{number}"},
     )
     assert (docs.status_code, b"swagger-ui" in docs.content) == (200, True)
+
+
+def test_swagger_ui_loads_its_files_from_the_service_itself(client, settings, tmp_path):
+    settings.STATIC_ROOT = tmp_path
+    call_command("collectstatic", "--noinput", verbosity=0)  # what the Docker image does
+
+    page = client.get("/api/docs/").content.decode()
+
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert assets == [
+        "/static/drf_spectacular_sidecar/swagger-ui-dist/favicon-32x32.png",
+        "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css",
+        "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js",
+        "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-standalone-preset.js",
+    ]
+    assert "://" not in page  # nor any address elsewhere
+    for asset in assets:
+        assert client.get(asset).status_code == 200, asset
 
 
 def differences(reference: dict, ours: dict) -> list[str]:

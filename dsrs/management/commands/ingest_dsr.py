@@ -1,10 +1,17 @@
+"""`manage.py ingest_dsr PATH...`: where files are ingested by hand or by a batch job.
+
+The outcome of each file is told once: as a report for people (LOG_FORMAT=text), or only as the
+ingestion service's JSON log records (LOG_FORMAT=json, for log collectors).
+"""
+
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from dsrs.ingestion import Progress, ingest_dsr
+from dsrs.ingestion import IngestResult, Progress, ingest_dsr
 
 
 def positive_decimal(text: str) -> Decimal:
@@ -35,27 +42,33 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, paths: list[Path], replace: bool, eur_rate: Decimal | None, **options):
+        # With LOG_FORMAT=json the service's log records (one JSON line per file) are the report.
+        for_people = settings.LOG_FORMAT == "text"
         failures = 0
         for path in paths:
             on_progress = self._progress_bar(path) if sys.stderr.isatty() else None
             result = ingest_dsr(path=path, replace=replace, eur_rate=eur_rate, on_progress=on_progress)
             if on_progress:
                 sys.stderr.write("\r\033[K")
-            if result.ok:
-                self.stdout.write(result.message)
-            else:
-                failures += 1
-                self.stderr.write(self.style.ERROR(result.message))
-            if result.lines_read:
-                rate = result.lines_read / result.seconds if result.seconds else 0
-                self.stdout.write(
-                    f"  lines read {result.lines_read:,}, stored {result.lines_stored:,}, "
-                    f"rejected {result.lines_rejected:,} in {result.seconds:.1f} s ({rate:,.0f} lines/s)"
-                )
-            for rejection in (result.dsr.rejections if result.dsr else [])[:5]:
-                self.stdout.write(f"  rejected line {rejection['line']}: {rejection['reason']}")
+            failures += not result.ok
+            if for_people:
+                self._report(result)
         if failures:
             raise CommandError(f"{failures} of {len(paths)} files not ingested")
+
+    def _report(self, result: IngestResult) -> None:
+        if result.ok:
+            self.stdout.write(result.message)
+        else:
+            self.stderr.write(self.style.ERROR(result.message))
+        if result.lines_read:
+            rate = result.lines_read / result.seconds if result.seconds else 0
+            self.stdout.write(
+                f"  lines read {result.lines_read:,}, stored {result.lines_stored:,}, "
+                f"rejected {result.lines_rejected:,} in {result.seconds:.1f} s ({rate:,.0f} lines/s)"
+            )
+        for rejection in (result.dsr.rejections if result.dsr else [])[:5]:
+            self.stdout.write(f"  rejected line {rejection['line']}: {rejection['reason']}")
 
     @staticmethod
     def _progress_bar(path: Path):
