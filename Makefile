@@ -7,7 +7,7 @@ export PIPENV_VERBOSITY := -1
 export PIPENV_IGNORE_VIRTUALENVS := 1
 MANAGE := $(VENV)/bin/python manage.py
 
-.PHONY: install run test schema bench bench-large
+.PHONY: install run test schema bench bench-large bench-huge
 
 install: $(VENV)/.installed
 
@@ -39,3 +39,6 @@ bench: install
 
 bench-large: install
 	$(WITH_DATABASE_URL) $(VENV)/bin/python -m bench.run --large
+
+bench-huge: install
+	$(WITH_DATABASE_URL) $(VENV)/bin/python -m bench.run --huge

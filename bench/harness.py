@@ -17,14 +17,21 @@ ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".bench"
 DATABASE = "dsr_bench"
 
-# Four 2.5M-line DSRs in different currencies and territories: 10M usage lines in all.
+# Four 2.5M-line DSRs of four months, in different currencies and territories: 10M usage lines,
+# of which a period range selects the last three. Each distribution of dsrs.generator has its own.
 FILES = {
     "Spotify_SpotifyPremium_ES_EUR_20200101-20200131.tsv.gz": 2,
-    "Spotify_SpotifyPremium_NO_NOK_20200101-20200131.tsv.gz": 3,
-    "Spotify_SpotifyPremium_GB_GBP_20200101-20200131.tsv.gz": 4,
-    "Spotify_SpotifyPremium_CH_CHF_20200101-20200131.tsv.gz": 5,
+    "Spotify_SpotifyPremium_NO_NOK_20200201-20200229.tsv.gz": 3,
+    "Spotify_SpotifyPremium_GB_GBP_20200301-20200331.tsv.gz": 4,
+    "Spotify_SpotifyPremium_CH_CHF_20200401-20200430.tsv.gz": 5,
 }
+LAST_THREE_MONTHS = {"period_start": "2020-02-01", "period_end": "2020-04-30"}
 LINES = 2_500_000
+# make bench-huge: 100M usage lines of the Zipf distribution, as ten 10M-line DSRs of ten months.
+HUGE_FILES = {
+    f"Spotify_SpotifyPremium_ES_EUR_2021{month:02d}01-2021{month:02d}28.tsv.gz": 100 + month for month in range(1, 11)
+}
+HUGE_LINES = 10_000_000
 # EUR like the first of FILES, so that both peak RSS figures load the same reference data.
 LARGE_FILE = "Spotify_SpotifyPremium_DE_EUR_20200101-20200131.tsv.gz"
 LARGE_LINES = 10_000_000
@@ -60,24 +67,23 @@ def bench_url() -> str:
     return database_url(os.environ["DSR_BENCH_SERVER_URL"], DATABASE)
 
 
-def bench_file(name: str, lines: int, seed: int) -> Path:
+def bench_file(name: str, lines: int, seed: int, distribution: str = "pareto") -> Path:
     """A generated DSR, cached in .bench/ (outside git) since writing it takes minutes."""
     from dsrs.generator import generate_dsr
 
-    CACHE.mkdir(exist_ok=True)
-    path = CACHE / f"{lines}" / name
+    path = CACHE / distribution / f"{lines}" / name
     if not path.exists():
         print(f"generating {path.relative_to(ROOT)} ({lines:,} lines, cached for later runs)...", flush=True)
         partial = CACHE / "partial" / name  # same name: its .gz suffix is what makes it gzipped
         partial.parent.mkdir(parents=True, exist_ok=True)
-        path.parent.mkdir(exist_ok=True)
-        generate_dsr(partial, lines=lines, seed=seed)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        generate_dsr(partial, lines=lines, seed=seed, distribution=distribution)
         partial.rename(path)
     return path
 
 
-def bench_files() -> list[Path]:
-    return [bench_file(name, LINES, seed) for name, seed in FILES.items()]
+def bench_files(distribution: str, files: dict[str, int] = FILES, lines: int = LINES) -> list[Path]:
+    return [bench_file(name, lines, seed, distribution) for name, seed in files.items()]
 
 
 def psql() -> str:

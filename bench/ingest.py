@@ -47,18 +47,19 @@ def psql_copy_seconds(path: Path) -> float:
     return seconds
 
 
-def run(report: Report, path: Path) -> dict:
+def run(report: Report, path: Path, distribution: str) -> dict:
     """Ingest `path`, measured against psql \\copy of the same file."""
-    print(f"ingestion of {path.name}", flush=True)
+    print(f"ingestion of {path.name} ({distribution})", flush=True)
     copy_seconds = psql_copy_seconds(path)
     outcome = ingest_in_subprocess(path)
     lines = outcome["lines"]
     ingest_rate = lines / outcome["seconds"]
     copy_rate = lines / copy_seconds
-    report.add(f"ingest_dsr, {lines:,} lines (.gz)", f"{outcome['seconds']:.2f} s, {ingest_rate:,.0f} lines/s")
-    report.add("psql \\copy, same file decompressed, UNLOGGED text table", f"{copy_seconds:.2f} s, {copy_rate:,.0f} lines/s")
-    report.add("throughput ratio ingest / psql \\copy (target >= 0.5)", f"{ingest_rate / copy_rate:.2f}")
-    report.add(f"ingest peak RSS, {lines:,} lines (target <= 200 MB)", f"{outcome['peak_rss_mb']:.0f} MB")
+    label = f"{lines:,} lines ({distribution}, .gz)"
+    report.add(f"ingest_dsr, {label}", f"{outcome['seconds']:.2f} s, {ingest_rate:,.0f} lines/s")
+    report.add(f"psql \\copy, same file decompressed, UNLOGGED text table", f"{copy_seconds:.2f} s, {copy_rate:,.0f} lines/s")
+    report.add(f"throughput ratio ingest / psql \\copy, {distribution} (target >= 0.5)", f"{ingest_rate / copy_rate:.2f}")
+    report.add(f"ingest peak RSS, {label} (target <= 200 MB)", f"{outcome['peak_rss_mb']:.0f} MB")
     return outcome
 
 

@@ -1,108 +1,137 @@
-"""The top-percentile query over the benchmark's 10M usage lines, next to DuckDB computing the
-same answer straight from the same .tsv.gz files in the same run (design.md section 5)."""
+"""The top-percentile endpoint over 10M usage lines, end to end over HTTP under gunicorn, next to
+DuckDB computing the same answer in the same run (design.md section 5, issue 7's targets)."""
 
 import math
-import sys
+import threading
 import time
-from collections.abc import Callable
-from pathlib import Path
+from datetime import date
 
-import duckdb
+from bench.api_server import api_server
+from bench.duckdb_baseline import DuckDb
+from bench.harness import LAST_THREE_MONTHS, Report
 
-from bench.harness import Report
-
-NUMBER = 10
-TERRITORY = "ES"
-RUNS = 2  # the best of RUNS, for each engine alike
-
-# design.md section 3 in DuckDB: per (DSR, dsp_id) sums, converted with the DSR's stored EUR
-# rate, summed per (DSP, dsp_id); metadata of the most recent DSR with a non-empty value.
-DUCKDB_TOP_PERCENTILE = """
-WITH lines AS (
-    SELECT d.dsr_id, d.dsp, d.eur_rate, d.recency, l.dsp_id,
-           nullif(l.title, '') AS title, nullif(l.artists, '') AS artists, nullif(l.isrc, '') AS isrc,
-           coalesce(nullif(l.usages, '')::HUGEINT, 0) AS usages,
-           coalesce(nullif(l.revenue, '')::DOUBLE, 0) AS revenue
-    FROM read_csv($files, delim = '\t', header = true, quote = '', escape = '', all_varchar = true, filename = true) l
-    JOIN dsr d ON d.path = l.filename
-),
-per_dsr AS (
-    SELECT dsr_id, dsp, recency, dsp_id, sum(usages) AS usages, sum(revenue) / any_value(eur_rate) AS revenue,
-           max(title) AS title, max(artists) AS artists, max(isrc) AS isrc
-    FROM lines
-    GROUP BY dsr_id, dsp, recency, dsp_id
-),
-resources AS (
-    SELECT dsp, dsp_id, sum(usages) AS usages, sum(revenue) AS revenue, list_sort(list(dsr_id)) AS dsrs,
-           arg_max(title, recency) FILTER (WHERE title IS NOT NULL) AS title,
-           arg_max(artists, recency) FILTER (WHERE artists IS NOT NULL) AS artists,
-           arg_max(isrc, recency) FILTER (WHERE isrc IS NOT NULL) AS isrc
-    FROM per_dsr
-    GROUP BY dsp, dsp_id
-),
-ranked AS (
-    SELECT *,
-           coalesce(sum(revenue) OVER (
-               ORDER BY revenue DESC, dsp_id, dsp ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-           ), 0) AS revenue_before,
-           sum(revenue) OVER () AS total_revenue
-    FROM resources
-)
-SELECT dsp, dsp_id, coalesce(title, ''), coalesce(artists, ''), coalesce(isrc, ''), usages, revenue, dsrs
-FROM ranked
-WHERE revenue_before * 100 < total_revenue * $number
-ORDER BY revenue DESC, dsp_id, dsp
-"""
+RUNS = 2  # cold figures are the best of RUNS, for each engine alike
+# Four selections asked at once, none kept before: every DSR, the last three, the first three, two.
+CONCURRENT_SELECTIONS = [
+    "",
+    "period_start=2020-02-01&period_end=2020-04-30",
+    "period_start=2020-01-01&period_end=2020-03-31",
+    "period_start=2020-02-01&period_end=2020-03-31",
+]
 
 
-def duckdb_top_percentile(dsrs: list, number: int) -> list[tuple]:
-    with duckdb.connect() as duck:
-        duck.execute("CREATE TABLE dsr (dsr_id BIGINT, dsp VARCHAR, path VARCHAR, eur_rate DOUBLE, recency VARCHAR)")
-        duck.executemany(
-            "INSERT INTO dsr VALUES (?, ?, ?, ?, ?)",
-            [(d.id, d.dsp, d.path, float(d.eur_rate), f"{d.period_end:%Y%m%d}{d.id:019d}") for d in dsrs],
-        )
-        return duck.execute(DUCKDB_TOP_PERCENTILE, {"files": [d.path for d in dsrs], "number": number}).fetchall()
+def forget_answers() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM dsrs_percentile_answer")
 
 
-def best_of(runs: int, compute: Callable[[], list]) -> tuple[float, list]:
-    best = math.inf
+def best_cold(api, path: str):
+    answers = []
+    for _ in range(RUNS):
+        forget_answers()
+        answers.append(api.get(path))
+    return min(answers, key=lambda answer: answer.seconds)
+
+
+def best_of(runs: int, compute):
+    best, result = math.inf, None
     for _ in range(runs):
         started = time.perf_counter()
-        answer = compute()
+        result = compute()
         best = min(best, time.perf_counter() - started)
-    return best, answer
+    return best, result
 
 
-def check_same(label: str, ours: list, theirs: list[tuple]) -> None:
-    ours_exact = [(r.dsp, r.dsp_id, r.title, r.artists, r.isrc, r.usages, r.dsrs) for r in ours]
-    theirs_exact = [(*row[:6], row[7]) for row in theirs]
-    close = all(math.isclose(float(r.revenue), row[6], rel_tol=1e-9) for r, row in zip(ours, theirs))
-    if ours_exact != theirs_exact or not close:
-        sys.exit(f"top percentile, {label}: PostgreSQL and DuckDB disagree:\n{ours}\n{theirs}")
+def compare(ours: list, theirs: list[tuple]) -> str:
+    """Whether PostgreSQL and DuckDB give the same head (DuckDB rounds in DOUBLE, so a resource
+    at a tie may swap places)."""
+    ours_keys = [(r.dsp, r.dsp_id) for r in ours]
+    theirs_keys = [(row[0], row[1]) for row in theirs]
+    if ours_keys == theirs_keys:
+        details = all(
+            (r.title, r.artists, r.isrc, r.usages, r.dsrs) == (row[2], row[3], row[4], row[5], row[7])
+            and math.isclose(float(r.revenue), row[6], rel_tol=1e-9)
+            for r, row in zip(ours, theirs)
+        )
+        return "same resources, same details" if details else "same resources, DIFFERENT DETAILS"
+    differ = sum(a != b for a, b in zip(ours_keys, theirs_keys)) + abs(len(ours_keys) - len(theirs_keys))
+    return f"DIFFERENT: {differ} of {len(theirs_keys)} positions"
 
 
-def run(report: Report, files: list[Path]) -> None:
-    """Time the selector for N=10, unfiltered and for one territory, against DuckDB."""
-    # Imported here: bench.run sets Django up (harness.setup_django) after importing this module.
+def run(report: Report, distribution: str, files: list) -> None:
     from django.db import connection
 
     from dsrs.models import DSR
     from dsrs.percentile import top_percentile_resources
 
-    print(f"top percentile N={NUMBER} over {len(files)} DSRs", flush=True)
+    print(f"top percentile over the {distribution} DSRs", flush=True)
     with connection.cursor() as cursor:
         # The statistics autovacuum gathers within a minute of a load on a running server.
         cursor.execute("ANALYZE dsrs_usage")
-    dsrs = list(DSR.objects.filter(path__in=[str(path) for path in files], status=DSR.Status.INGESTED))
+    dsrs = list(DSR.objects.filter(path__in=[str(path) for path in files], status=DSR.Status.INGESTED).order_by("id"))
+    every = [d.id for d in dsrs]
+    start, end = (date.fromisoformat(LAST_THREE_MONTHS[name]) for name in ("period_start", "period_end"))
+    last_three = [d.id for d in dsrs if d.period_start >= start and d.period_end <= end]
     lines = sum(d.lines_stored for d in dsrs)
-    for territory in (None, TERRITORY):
-        label = f"territory={territory}" if territory else "unfiltered"
-        chosen = [d for d in dsrs if territory in (None, d.territory_id)]
-        chosen_lines = sum(d.lines_stored for d in chosen)
-        pg_seconds, ours = best_of(RUNS, lambda: top_percentile_resources(number=NUMBER, territory=territory))
-        duck_seconds, theirs = best_of(RUNS, lambda: duckdb_top_percentile(chosen, NUMBER))
-        check_same(label, ours, theirs)
-        what = f"top percentile N={NUMBER}, {label} ({chosen_lines:,} of {lines:,} lines, {len(ours)} resources)"
-        report.add(f"{what}: selector on PostgreSQL", f"{pg_seconds:.2f} s")
-        report.add(f"{what}: DuckDB from the .tsv.gz files, same answer", f"{duck_seconds:.2f} s")
+    parquet, tsv = DuckDb(dsrs, parquet=True), DuckDb(dsrs, parquet=False)
+    label = f"{distribution}, {lines / 1e6:g}M lines"
+
+    selections = [("every DSR", every, {})] + ([("last 3 DSRs", last_three, LAST_THREE_MONTHS)] if last_three else [])
+    cold, warm, other = {}, {}, {}
+    with api_server(workers=1) as api:
+        for name, _ids, filters in selections:
+            query = "&".join(f"{key}={value}" for key, value in filters.items())
+            cold[name] = best_cold(api, f"/resources/percentile/10?{query}")
+            warm[name] = api.get(f"/resources/percentile/10?{query}")
+            other[name] = api.get(f"/resources/percentile/5?{query}")
+        everything = api.get("/resources/percentile/100")
+        peak_rss = api.peak_rss_mb()
+
+    for name, ids, filters in selections:
+        duck_seconds, theirs = best_of(RUNS, lambda: parquet.top_percentile(ids, 10))
+        tsv_seconds, _ = best_of(1, lambda: tsv.top_percentile(ids, 10))
+        agreement = compare(top_percentile_resources(number=10, **filters), theirs)
+        ours = cold[name]
+        what = f"N=10 cold, {name} ({sum(d.lines_stored for d in dsrs if d.id in ids) / 1e6:g}M lines, {ours.resources:,} resources), {label}"
+        report.add(f"{what}: API over HTTP", f"{ours.seconds:.2f} s ({ours.size / 1e6:.1f} MB)")
+        report.add(f"{what}: DuckDB, Parquet copies", f"{duck_seconds:.2f} s; ratio API / DuckDB {ours.seconds / duck_seconds:.2f} (target <= 2)")
+        report.add(f"{what}: DuckDB, the .tsv.gz files", f"{tsv_seconds:.2f} s; answers: {agreement}")
+        report.add(f"N=10 again, {name}, {label}", f"{warm[name].seconds * 1000:.0f} ms, {warm[name].resources:,} resources (target <= 100 ms)")
+        report.add(f"N=5 after N=10, {name}, {label}", f"{other[name].seconds * 1000:.0f} ms, {other[name].resources:,} resources (target <= 100 ms)")
+    duck_seconds, duck_size = best_of(1, lambda: parquet.top_percentile_json_size(every, 100))
+    report.add(
+        f"N=100, every DSR, {label}: API over HTTP, streamed",
+        f"{everything.seconds:.2f} s, {everything.resources:,} resources, {everything.size / 1e6:.0f} MB; "
+        f"API peak RSS {peak_rss:.0f} MB (target <= 300 MB)",
+    )
+    report.add(
+        f"N=100, every DSR, {label}: DuckDB, Parquet copies, JSON written to a file",
+        f"{duck_seconds:.2f} s ({duck_size / 1e6:.0f} MB); ratio API / DuckDB {everything.seconds / duck_seconds:.2f} (target <= 3 plus transfer)",
+    )
+    parquet.close()
+    tsv.close()
+    run_concurrent(report, label)
+
+
+def run_concurrent(report: Report, label: str) -> None:
+    forget_answers()
+    answers = []
+    with api_server(workers=4) as api:
+        started = time.perf_counter()
+        threads = [
+            threading.Thread(target=lambda query=query: answers.append(api.get(f"/resources/percentile/10?{query}")))
+            for query in CONCURRENT_SELECTIONS
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        seconds = time.perf_counter() - started
+        peak_rss = api.peak_rss_mb()
+    statuses = sorted(answer.status for answer in answers)
+    report.add(
+        f"4 concurrent cold N=10 (4 selections), gunicorn with 4 workers, {label}",
+        f"statuses {statuses}, all answered in {seconds:.2f} s, worker peak RSS {peak_rss:.0f} MB",
+    )

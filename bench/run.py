@@ -1,7 +1,8 @@
 """`make bench`: the scale targets of design.md section 5, measured as ratios within one run.
 
-    python -m bench.run            # 2.5M-line DSRs
+    python -m bench.run            # 10M usage lines of each distribution (Pareto, Zipf)
     python -m bench.run --large    # and peak RSS of a 10M-line ingestion
+    python -m bench.run --huge     # and the percentile over 100M Zipf lines (ten 10M-line DSRs)
 """
 
 import argparse
@@ -12,18 +13,30 @@ from bench import deletion, harness, ingest, percentile
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--large", action="store_true", help="also ingest a 10M-line DSR for its peak RSS")
+    parser.add_argument("--huge", action="store_true", help="also query 100M usage lines (generating them takes an hour)")
     args = parser.parse_args()
 
     harness.setup_django()
-    files = harness.bench_files()
+    from dsrs.deletion import delete_dsrs
+    from dsrs.models import DSR
+
     report = harness.Report()
-    ingest.run(report, files[0])
-    for path in files[1:]:  # the other DSRs of the 10M usage lines the queries run over
-        ingest.ingest_in_subprocess(path)
-    percentile.run(report, files)
-    deletion.run(report, files[0])
+    for distribution in ("pareto", "zipf"):
+        files = harness.bench_files(distribution)
+        ingest.run(report, files[0], distribution)
+        for path in files[1:]:  # the other DSRs of the 10M usage lines the queries run over
+            ingest.ingest_in_subprocess(path)
+        percentile.run(report, distribution, files)
+        if distribution == "pareto":
+            deletion.run(report, files[0])
+        delete_dsrs(DSR.objects.all())  # each distribution is queried on its own
     if args.large:
         ingest.run_large(report, harness.bench_file(harness.LARGE_FILE, harness.LARGE_LINES, seed=6))
+    if args.huge:
+        files = harness.bench_files("zipf", harness.HUGE_FILES, harness.HUGE_LINES)
+        for path in files:
+            ingest.ingest_in_subprocess(path)
+        percentile.run(report, "zipf", files)
     report.print_table()
 
 

@@ -17,14 +17,14 @@ How the head is found without ranking every resource. Resources are split into d
 by a hash of their dsp_id, one per connection (so one server core each, with no Gather of
 millions of partial groups). Each bucket, in one transaction:
 1. sums its resources into a temporary table and returns a histogram of their revenue by class
-   (about 22 classes per doubling of revenue) with its total;
-2. given the total T of all buckets, returns, sorted and with their details (usages, DSRs,
-   metadata), its resources of the classes it would need to reach N% of T on its own.
-The head's resources of one bucket are a prefix of that bucket's ranking whose revenue, but for its
-last resource, is below N% of T, so step 2 returns all of them (and some more). Merging the sorted
-buckets and cutting at N% of T then gives the exact head. Only the resources of step 2 cross the
-wire, and the usage lines are read twice per bucket: once for the sums, once for the details of
-the candidates.
+   (floor(32 ln(units)): a class spans 3% of revenue), with the exact units of each class;
+2. given the cut class of all buckets' histograms added up, returns its resources of that class
+   and above, sorted, with their details (usages, DSRs, metadata) as JSON text.
+Every resource of a higher class ranks before any resource of a lower one, so a resource whose
+class has higher classes holding N% of the total or more is not in the head: step 2 returns the
+whole head and at most one class more. Merging the sorted buckets and cutting at N% of T gives
+the exact head. Only step 2's resources cross the wire; the usage lines are read twice per
+bucket: once for the sums, once for the details of the candidates.
 """
 
 import heapq
@@ -50,6 +50,9 @@ WORK_MEM = "512MB"
 TEMP_BUFFERS = "256MB"
 # Rows fetched per round trip from a bucket's sorted candidates.
 FETCH_ROWS = 5000
+# Heads of up to this many resources are cut before their details are read (their keys are held
+# in memory, about 100 bytes each); larger ones stream with their details.
+SMALL_HEAD = 200_000
 
 
 @dataclass(frozen=True)
@@ -71,25 +74,36 @@ class _BeyondFloat8(Exception):
 
 
 @dataclass(frozen=True)
-class BucketHistogram:
-    # (class, resources, units) of the resources with revenue, highest class first.
-    classes: list[tuple[int, int, int]]
+class Histogram:
+    """Resources with revenue by revenue class: {class: (resources, units)}."""
+
+    classes: dict[int, tuple[int, int]]
 
     @property
     def total(self) -> int:
-        return sum(units for _class, _count, units in self.classes)
+        return sum(units for _count, units in self.classes.values())
 
-    def classes_to_reach(self, units: int) -> tuple[int, int]:
-        """The lowest class needed to reach `units` on this bucket's own (its cut), and how many
-        resources the classes down to it hold. A class is needed while the classes above it hold
-        less than `units`; a bucket that cannot reach it needs every class."""
-        reached = 0
+    def __add__(self, other: "Histogram") -> "Histogram":
+        classes = dict(self.classes)
+        for revenue_class, (count, units) in other.classes.items():
+            known_count, known_units = classes.get(revenue_class, (0, 0))
+            classes[revenue_class] = (known_count + count, known_units + units)
+        return Histogram(classes)
+
+    def cut(self, number: int) -> tuple[int | None, int]:
+        """The lowest class the head of the top `number` percent reaches into, and how many
+        resources the classes down to it hold (None, 0 when no resource has revenue).
+
+        A resource is in the head when the revenue before it is below number% of the total, and
+        every resource of a higher class comes before it: so its class is one whose higher
+        classes hold less than number% of the total."""
+        total, reached = self.total, 0
         cut, resources = None, 0
-        for revenue_class, count, class_units in self.classes:
-            if reached >= units:
+        for revenue_class in sorted(self.classes, reverse=True):
+            if 100 * reached >= number * total:
                 break
-            cut, resources = revenue_class, resources + count
-            reached += class_units
+            count, units = self.classes[revenue_class]
+            cut, resources, reached = revenue_class, resources + count, reached + units
         return cut, resources
 
 
@@ -102,7 +116,7 @@ class Ranking:
         self.number = number
         self.buckets: list[_Bucket] = []
         self.total = 0
-        self.cuts: list[int | None] = []
+        self.cut: int | None = None
         self.candidates = 0
         try:
             try:
@@ -113,12 +127,9 @@ class Ranking:
         except BaseException:
             self.close()
             raise
-        self.total = sum(histogram.total for histogram in histograms)
-        # Each bucket's share of the head lies in the classes it needs to reach N% of T alone.
-        target = -(-self.number * self.total // 100)  # ceil, in integers
-        cuts = [histogram.classes_to_reach(target) for histogram in histograms]
-        self.cuts = [cut for cut, _resources in cuts]
-        self.candidates = sum(resources for _cut, resources in cuts)
+        histogram = sum(histograms, Histogram({}))
+        self.total = histogram.total
+        self.cut, self.candidates = histogram.cut(number)
 
     def __enter__(self) -> "Ranking":
         return self
@@ -132,15 +143,34 @@ class Ranking:
 
     def head(self) -> Iterator[tuple[int, str]]:
         """(revenue before, resource as JSON) of each resource of the head, in rank order."""
-        streams = self._in_parallel(lambda bucket, cut: bucket.candidates(cut), self.cuts)
+        if self.candidates <= SMALL_HEAD:
+            # The exact head first, from the buckets' sums alone; then its details in one
+            # statement that reads each line once, on as many server cores as there are buckets.
+            keys = self._in_parallel(lambda bucket: bucket.candidate_keys(self.cut))
+            head = [row for _before, row in self._cut(heapq.merge(*keys))]
+            resources = self.buckets[0].details(head) if head else []
+            for before, (*_key, resource) in self._cut(iter(resources)):
+                yield before, resource
+        else:
+            # Too many to hold: each bucket streams its candidates with their details.
+            streams = self._in_parallel(lambda bucket: bucket.candidates(self.cut))
+            for before, (*_key, resource) in self._cut(heapq.merge(*streams)):
+                yield before, resource
+
+    def _cut(self, ranked: Iterator[tuple]) -> Iterator[tuple[int, tuple]]:
+        """The rows of `ranked` in the head, each with the revenue before it.
+
+        Rows start with (-units, dsp_id, dsp): Python's tuple order is then the ranking, with no
+        key function to call per row (str compares by code point, which is the binary order of
+        UTF-8: that of the C collation the SQL sorts with)."""
         before = 0
-        for units, _dsp_id, _dsp, resource in heapq.merge(*streams, key=_rank):
+        for row in ranked:
             if 100 * before >= self.number * self.total:
                 return
-            yield before, resource
-            before += int(units)
+            yield before, row
+            before -= int(row[0])
 
-    def _sum(self, dsrs: list[SelectedDsr], buckets: int, arithmetic: _Arithmetic) -> list[BucketHistogram]:
+    def _sum(self, dsrs: list[SelectedDsr], buckets: int, arithmetic: _Arithmetic) -> list[Histogram]:
         self.buckets = []
         for bucket in range(buckets):
             self.buckets.append(_Bucket(bucket, buckets, dsrs, arithmetic))
@@ -151,13 +181,6 @@ class Ranking:
         # the server; the pool is joined before returning, and a bucket's error is raised here.
         with ThreadPoolExecutor(max_workers=len(self.buckets), thread_name_prefix="percentile") as pool:
             return list(pool.map(work, self.buckets, *arguments))
-
-
-def _rank(row: tuple) -> tuple:
-    # Python compares str by code point, which is the binary order of their UTF-8 bytes: that of
-    # the C collation the SQL sorts each bucket with.
-    units, dsp_id, dsp, _resource = row
-    return -units, dsp_id, dsp
 
 
 class _Bucket:
@@ -172,11 +195,15 @@ class _Bucket:
             # Usage lines have no index, so a nested loop over them rescans them for every outer
             # row; fresh partitions, not yet analyzed, estimate a handful of rows and invite one.
             cursor.execute("SET enable_nestloop = off")
+            # The buckets are the parallelism: each on one core, hashing (a parallel plan would
+            # sort its share and Gather millions of partial groups to merge them again).
+            cursor.execute("SET max_parallel_workers_per_gather = 0")
+            cursor.execute("SET enable_sort = off")
 
     def close(self) -> None:
         self.connection.close()
 
-    def histogram(self) -> BucketHistogram:
+    def histogram(self) -> Histogram:
         with self.connection.cursor() as cursor:
             cursor.execute(_SUM_RESOURCES.format(lines=self._lines(self._units_columns)))
             # The temporary table has no statistics; step 2 joins it with millions of lines.
@@ -189,7 +216,7 @@ class _Bucket:
         limit = self.arithmetic.limit
         if limit is not None and rows and max(largest for *_, largest in rows) >= limit:
             raise _BeyondFloat8()
-        return BucketHistogram([(revenue_class, count, int(units)) for revenue_class, count, units, _largest in rows])
+        return Histogram({revenue_class: (count, int(units)) for revenue_class, count, units, _largest in rows})
 
     def candidates(self, cut: int | None) -> Iterator[tuple]:
         """This bucket's resources of class `cut` and above, sorted by rank, with their details."""
@@ -204,19 +231,49 @@ class _Bucket:
         return _chain(first, cursor)
 
     def candidates_statement(self) -> sql.Composed:
-        return _CANDIDATES.format(
-            lines=self._lines(_detail_columns), exact_units=sql.SQL(self.arithmetic.exact.format("c.units"))
+        return _RESOURCES.format(
+            lines=self._lines(_detail_columns),
+            keys=_BUCKET_CANDIDATES,
+            exact_units=sql.SQL(self.arithmetic.exact.format("units")),
+        )
+
+    def candidate_keys(self, cut: int | None) -> list[tuple]:
+        """(-units, dsp_id, dsp) of this bucket's resources of class `cut` and above, by rank."""
+        if cut is None:
+            return []
+        with self.connection.cursor() as cursor:
+            cursor.execute(_CANDIDATE_KEYS, {"cut": cut, "classes_per_e": CLASSES_PER_E})
+            return cursor.fetchall()
+
+    def details(self, head: list[tuple]) -> list[tuple]:
+        """The resources of `head` ((-units, dsp_id, dsp) in rank order) with their JSON, in that
+        order, from the lines of every bucket."""
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql.SQL("SET LOCAL max_parallel_workers_per_gather = {}").format(sql.Literal(self.buckets)))
+            cursor.execute(
+                self.details_statement(),
+                {
+                    "units": [str(-int(negative_units)) for negative_units, _dsp_id, _dsp in head],
+                    "dsp_id": [dsp_id for _units, dsp_id, _dsp in head],
+                    "dsp": [dsp for _units, _dsp_id, dsp in head],
+                },
+            )
+            return cursor.fetchall()
+
+    def details_statement(self) -> sql.Composed:
+        return _RESOURCES.format(
+            lines=self._lines(_detail_columns, every_bucket=True), keys=_HEAD_KEYS, exact_units=sql.SQL("units")
         )
 
     def _units_columns(self, dsr: SelectedDsr) -> sql.Composable:
         line_units = sql.SQL(self.arithmetic.line.format("{}")).format(_line_units(dsr))
         return sql.SQL("{} AS dsp, dsp_id, {} AS units").format(_dsp(dsr), line_units)
 
-    def _lines(self, columns) -> sql.Composed:
-        """The selected DSRs' usage lines of this bucket: one branch per partition, so that each
-        DSR's DSP, rate and recency are constants, not a join per line."""
+    def _lines(self, columns, every_bucket: bool = False) -> sql.Composed:
+        """The selected DSRs' usage lines of this bucket (or of all): one branch per partition, so
+        that each DSR's DSP, rate and recency are constants, not a join per line."""
         where = sql.SQL("")
-        if self.buckets > 1:
+        if self.buckets > 1 and not every_bucket:
             where = sql.SQL(" WHERE mod(hashtext(dsp_id) & 2147483647, {}) = {}").format(
                 sql.Literal(self.buckets), sql.Literal(self.bucket)
             )
@@ -280,40 +337,52 @@ _HISTOGRAM = sql.SQL(
     """
 )
 
-# Step 2. The candidates' lines are found by a hash semi-join of the bucket's lines with the
-# candidates (a small table: usually a few percent of the resources), so the ordered aggregates
-# that pick metadata only sort the candidates' lines. Each resource leaves as its JSON text, built
-# here so that a million-resource answer is never a million Python objects.
-_CANDIDATES = sql.SQL(
+# The resources of {keys} (dsp, dsp_id, units) with their details, as the API's JSON, ranked. Their
+# lines are found by a hash join with those resources (usually a few percent of them) and summed per
+# resource and DSR first, by hashing; only those sums are sorted, to pick the most recent DSR's
+# non-empty metadata. Each resource leaves as its JSON text, built here so that a million-resource
+# answer is never a million Python objects.
+_RESOURCES = sql.SQL(
     """
-    WITH candidates AS MATERIALIZED (
-        SELECT dsp, dsp_id, units
-        FROM percentile_resources
-        WHERE units > 0 AND floor(%(classes_per_e)s * ln(units::float8))::int >= %(cut)s
-    ),
-    details AS (
-        SELECT l.dsp, l.dsp_id, sum(l.usages) AS usages,
-               array_agg(DISTINCT l.dsr_id ORDER BY l.dsr_id) AS dsrs,
-               -- The most recent DSR's non-empty value; inside one DSR, the greatest in binary order.
-               (array_agg(l.title ORDER BY l.recency DESC, l.title COLLATE "C" DESC)
-                   FILTER (WHERE l.title <> ''))[1] AS title,
-               (array_agg(l.artists ORDER BY l.recency DESC, l.artists COLLATE "C" DESC)
-                   FILTER (WHERE l.artists <> ''))[1] AS artists,
-               (array_agg(l.isrc ORDER BY l.recency DESC, l.isrc COLLATE "C" DESC)
-                   FILTER (WHERE l.isrc <> ''))[1] AS isrc
-        FROM ({lines}) AS l
-        WHERE (l.dsp, l.dsp_id) IN (SELECT dsp, dsp_id FROM candidates)
-        GROUP BY l.dsp, l.dsp_id
+    WITH per_dsr AS (
+        SELECT dsp, dsp_id, k.units, l.dsr_id, l.recency, sum(l.usages) AS usages,
+               -- Inside one DSR, whose lines have no order, the greatest in binary order ('' is least).
+               max(l.title COLLATE "C") AS title, max(l.artists COLLATE "C") AS artists, max(l.isrc COLLATE "C") AS isrc
+        FROM ({lines}) AS l JOIN {keys} USING (dsp, dsp_id)
+        GROUP BY dsp, dsp_id, k.units, l.dsr_id, l.recency
     )
-    SELECT c.units, c.dsp_id, c.dsp,
-           concat('{{"dsp":', to_json(c.dsp), ',"dsp_id":', to_json(c.dsp_id),
-                  ',"title":', to_json(coalesce(d.title, '')), ',"artists":', to_json(coalesce(d.artists, '')),
-                  ',"isrc":', to_json(coalesce(d.isrc, '')), ',"usages":', d.usages,
+    SELECT -units, dsp_id, dsp,
+           concat('{{"dsp":', to_json(dsp), ',"dsp_id":', to_json(dsp_id),
+                  ',"title":', to_json(coalesce((array_agg(title ORDER BY recency DESC) FILTER (WHERE title <> ''))[1], '')),
+                  ',"artists":', to_json(coalesce((array_agg(artists ORDER BY recency DESC) FILTER (WHERE artists <> ''))[1], '')),
+                  ',"isrc":', to_json(coalesce((array_agg(isrc ORDER BY recency DESC) FILTER (WHERE isrc <> ''))[1], '')),
+                  ',"usages":', sum(usages),
                   -- units * 1e-8 is exact (a product's scale is the sum of its factors'); one
                   -- decimal at least, so that JSON readers take every revenue for a float.
                   ',"revenue":', round({exact_units} * 0.00000001, greatest(scale(trim_scale({exact_units} * 0.00000001)), 1)),
-                  ',"dsrs":', to_json(d.dsrs), '}}')
-    FROM candidates c JOIN details d USING (dsp, dsp_id)
-    ORDER BY c.units DESC, c.dsp_id, c.dsp
+                  ',"dsrs":', to_json(array_agg(dsr_id ORDER BY dsr_id)), '}}')
+    FROM per_dsr
+    GROUP BY dsp, dsp_id, units
+    ORDER BY units DESC, dsp_id, dsp
     """
 )
+
+_CANDIDATES_OF_CLASS = "units > 0 AND floor(%(classes_per_e)s * ln(units::float8))::int >= %(cut)s"
+
+# Step 2, for a small head: the bucket's candidates, ranked, without details, to cut the head.
+_CANDIDATE_KEYS = f"""
+SELECT -units, dsp_id, dsp
+FROM percentile_resources
+WHERE {_CANDIDATES_OF_CLASS}
+ORDER BY units DESC, dsp_id, dsp
+"""
+
+# Then the head, as arrays, with its details over every selected line. In binary order (C) like the
+# lines' keys, or the join could not hash them.
+_HEAD_KEYS = sql.SQL(
+    """(SELECT dsp COLLATE "C" AS dsp, dsp_id COLLATE "C" AS dsp_id, units
+        FROM unnest(%(dsp)s::text[], %(dsp_id)s::text[], %(units)s::numeric[]) AS u(dsp, dsp_id, units)) AS k"""
+)
+
+# Step 2, for a large head: the bucket's candidates with their details, streamed.
+_BUCKET_CANDIDATES = sql.SQL("(SELECT dsp, dsp_id, units FROM percentile_resources WHERE " + _CANDIDATES_OF_CLASS + ") AS k")

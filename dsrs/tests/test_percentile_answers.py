@@ -6,6 +6,7 @@ YouTube A 20, Spotify B 20, Spotify E 10, Spotify D 5, Spotify C 0."""
 import json
 import threading
 import time
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -53,6 +54,18 @@ def test_any_number_of_workers_gives_the_same_answer(small_catalogue, settings, 
 
     assert ranking(top_percentile_resources(number=100)) == EVERY_RESOURCE
     assert ranking(top_percentile_resources(number=66)) == EVERY_RESOURCE[:3]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_head_too_large_to_hold_streams_the_same_answer_from_each_bucket(small_catalogue, settings, monkeypatch, workers):
+    settings.PERCENTILE_WORKERS = workers
+    held = top_percentile_resources(number=100)
+    monkeypatch.setattr(ranking_module, "SMALL_HEAD", 0)
+
+    streamed = top_percentile_resources(number=100, period_end=date(2020, 12, 31))  # not kept yet
+
+    assert streamed == held
+    assert ranking(streamed) == EVERY_RESOURCE
 
 
 def test_a_repeated_request_is_answered_from_the_kept_answer(small_catalogue, rankings_computed):
