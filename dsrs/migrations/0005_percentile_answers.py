@@ -4,8 +4,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
     """Kept answers of the top-percentile query (dsrs/percentile/cache.py).
 
-    No Django models: written by COPY and read by SQL only. ON DELETE CASCADE in the database, so
-    dropping an answer drops its resources in one statement, without Django's collector.
+    No Django model: written and read by SQL only, one row per selection of DSRs.
     """
 
     dependencies = [("dsrs", "0004_ecb_rates")]
@@ -17,16 +16,17 @@ class Migration(migrations.Migration):
                 id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
                 dsr_ids bigint[] NOT NULL UNIQUE,
                 total_units numeric NOT NULL,
-                covered_number smallint NOT NULL CHECK (covered_number BETWEEN 1 AND 100)
+                covered_number smallint NOT NULL CHECK (covered_number BETWEEN 1 AND 100),
+                -- The head of covered_number: its resources' JSON (UTF-8) joined by commas,
+                -- resource i ending at byte resource_ends[i], with units_before[i] of revenue
+                -- before it. Bytes, not text: a prefix is then a copy, with no characters to count.
+                resources bytea NOT NULL,
+                resource_ends integer[] NOT NULL,
+                units_before numeric[] NOT NULL
             );
-            CREATE TABLE dsrs_percentile_answer_resource (
-                answer_id bigint NOT NULL REFERENCES dsrs_percentile_answer ON DELETE CASCADE,
-                -- Strictly increasing along the ranking: only resources with revenue are kept.
-                units_before numeric NOT NULL,
-                resource text NOT NULL,
-                PRIMARY KEY (answer_id, units_before)
-            );
+            -- Stored uncompressed: an answer is read back whole, or a prefix of it, at memory speed.
+            ALTER TABLE dsrs_percentile_answer ALTER COLUMN resources SET STORAGE EXTERNAL;
             """,
-            reverse_sql="DROP TABLE dsrs_percentile_answer_resource; DROP TABLE dsrs_percentile_answer;",
+            reverse_sql="DROP TABLE dsrs_percentile_answer;",
         ),
     ]

@@ -76,7 +76,7 @@ def top_percentile_json(
             if attempt == 2:
                 raise
     if kept is not None:
-        yield kept.encode()
+        yield kept
         return
     # Too large to keep: streamed as the buckets yield it, outside the lock, so that the API
     # process holds a piece at a time however many resources the answer has.

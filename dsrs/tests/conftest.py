@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.test.utils import setup_databases, teardown_databases
 
 from dsrs.deletion import delete_dsrs
 from dsrs.ingestion import Outcome, ingest_dsr
@@ -45,11 +46,26 @@ def usage_partitions() -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
+@pytest.fixture(scope="session")
+def test_database(django_db_setup, django_db_blocker):
+    """The test database, even in a session of committed_db tests only: pytest-django creates it
+    for tests marked django_db alone, and these would otherwise run on the development database."""
+    if connection.settings_dict["NAME"].startswith("test_"):
+        yield
+        return
+    with django_db_blocker.unblock():
+        databases = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+    yield
+    with django_db_blocker.unblock():
+        teardown_databases(databases, verbosity=0)
+
+
 @pytest.fixture
-def committed_db(django_db_setup, django_db_blocker):
+def committed_db(test_database, django_db_blocker):
     """The test database outside a test transaction: what the test writes is committed, since the
     percentile query's own connections see committed DSRs only. Its DSRs go afterwards (the
     reference data, loaded by migrations, stays)."""
+    assert connection.settings_dict["NAME"].startswith("test_")
     with django_db_blocker.unblock():
         try:
             yield
