@@ -232,8 +232,7 @@ class _Bucket:
 
     def candidates_statement(self) -> sql.Composed:
         return _RESOURCES.format(
-            lines=self._lines(_detail_columns),
-            keys=_BUCKET_CANDIDATES,
+            per_dsr=_BUCKET_PER_DSR.format(lines=self._lines(_detail_columns), keys=_BUCKET_CANDIDATES),
             exact_units=sql.SQL(self.arithmetic.exact.format("units")),
         )
 
@@ -250,30 +249,32 @@ class _Bucket:
         order, from the lines of every bucket."""
         with self.connection.cursor() as cursor:
             cursor.execute(sql.SQL("SET LOCAL max_parallel_workers_per_gather = {}").format(sql.Literal(self.buckets)))
-            cursor.execute(
-                self.details_statement(),
-                {
-                    "units": [str(-int(negative_units)) for negative_units, _dsp_id, _dsp in head],
-                    "dsp_id": [dsp_id for _units, dsp_id, _dsp in head],
-                    "dsp": [dsp for _units, _dsp_id, dsp in head],
-                },
-            )
+            cursor.execute("SET LOCAL enable_partitionwise_aggregate = on")
+            cursor.execute(self.details_statement(), self.details_parameters(head))
             return cursor.fetchall()
 
     def details_statement(self) -> sql.Composed:
-        return _RESOURCES.format(
-            lines=self._lines(_detail_columns, every_bucket=True), keys=_HEAD_KEYS, exact_units=sql.SQL("units")
-        )
+        return _RESOURCES.format(per_dsr=_HEAD_PER_DSR, exact_units=sql.SQL("units"))
+
+    def details_parameters(self, head: list[tuple]) -> dict:
+        return {
+            "dsr_ids": [dsr.id for dsr in self.dsrs],
+            "dsr_dsps": [dsr.dsp for dsr in self.dsrs],
+            "recencies": [dsr.recency for dsr in self.dsrs],
+            "units": [str(-int(negative_units)) for negative_units, _dsp_id, _dsp in head],
+            "dsp_id": [dsp_id for _units, dsp_id, _dsp in head],
+            "dsp": [dsp for _units, _dsp_id, dsp in head],
+        }
 
     def _units_columns(self, dsr: SelectedDsr) -> sql.Composable:
         line_units = sql.SQL(self.arithmetic.line.format("{}")).format(_line_units(dsr))
         return sql.SQL("{} AS dsp, dsp_id, {} AS units").format(_dsp(dsr), line_units)
 
-    def _lines(self, columns, every_bucket: bool = False) -> sql.Composed:
-        """The selected DSRs' usage lines of this bucket (or of all): one branch per partition, so
-        that each DSR's DSP, rate and recency are constants, not a join per line."""
+    def _lines(self, columns) -> sql.Composed:
+        """The selected DSRs' usage lines of this bucket: one branch per partition, so that each
+        DSR's DSP, rate and recency are constants, not a join per line."""
         where = sql.SQL("")
-        if self.buckets > 1 and not every_bucket:
+        if self.buckets > 1:
             where = sql.SQL(" WHERE mod(hashtext(dsp_id) & 2147483647, {}) = {}").format(
                 sql.Literal(self.buckets), sql.Literal(self.bucket)
             )
@@ -337,20 +338,12 @@ _HISTOGRAM = sql.SQL(
     """
 )
 
-# The resources of {keys} (dsp, dsp_id, units) with their details, as the API's JSON, ranked. Their
-# lines are found by a hash join with those resources (usually a few percent of them) and summed per
-# resource and DSR first, by hashing; only those sums are sorted, to pick the most recent DSR's
-# non-empty metadata. Each resource leaves as its JSON text, built here so that a million-resource
-# answer is never a million Python objects.
+# Resources with their details, as the API's JSON, ranked, from {per_dsr}: their lines summed per
+# resource and DSR (dsp, dsp_id, units, dsr_id, recency, usages, title, artists, isrc). Only these
+# sums are sorted, to pick the most recent DSR's non-empty metadata. Each resource leaves as its
+# JSON text, built here so that a million-resource answer is never a million Python objects.
 _RESOURCES = sql.SQL(
     """
-    WITH per_dsr AS (
-        SELECT dsp, dsp_id, k.units, l.dsr_id, l.recency, sum(l.usages) AS usages,
-               -- Inside one DSR, whose lines have no order, the greatest in binary order ('' is least).
-               max(l.title COLLATE "C") AS title, max(l.artists COLLATE "C") AS artists, max(l.isrc COLLATE "C") AS isrc
-        FROM ({lines}) AS l JOIN {keys} USING (dsp, dsp_id)
-        GROUP BY dsp, dsp_id, k.units, l.dsr_id, l.recency
-    )
     SELECT -units, dsp_id, dsp,
            concat('{{"dsp":', to_json(dsp), ',"dsp_id":', to_json(dsp_id),
                   ',"title":', to_json(coalesce((array_agg(title ORDER BY recency DESC) FILTER (WHERE title <> ''))[1], '')),
@@ -361,9 +354,40 @@ _RESOURCES = sql.SQL(
                   -- decimal at least, so that JSON readers take every revenue for a float.
                   ',"revenue":', round({exact_units} * 0.00000001, greatest(scale(trim_scale({exact_units} * 0.00000001)), 1)),
                   ',"dsrs":', to_json(array_agg(dsr_id ORDER BY dsr_id)), '}}')
-    FROM per_dsr
+    FROM ({per_dsr}) AS per_dsr
     GROUP BY dsp, dsp_id, units
     ORDER BY units DESC, dsp_id, dsp
+    """
+)
+
+# A large head's lines, per bucket: a hash join of the bucket's lines with its candidates.
+_BUCKET_PER_DSR = sql.SQL(
+    """
+    SELECT dsp, dsp_id, k.units, l.dsr_id, l.recency, sum(l.usages) AS usages,
+           -- Inside one DSR, whose lines have no order, the greatest in binary order ('' is least).
+           max(l.title COLLATE "C") AS title, max(l.artists COLLATE "C") AS artists, max(l.isrc COLLATE "C") AS isrc
+    FROM ({lines}) AS l JOIN {keys} USING (dsp, dsp_id)
+    GROUP BY dsp, dsp_id, k.units, l.dsr_id, l.recency
+    """
+)
+
+# A small head's lines, over every selected DSR at once: the head's dsp_ids are a hashed = ANY()
+# filter inside each partition's scan, so each partition is summed on its own (partitionwise, its
+# DSR in the key) by a parallel worker, and only those sums reach the leader. A dsp_id reported by
+# another DSP is dropped by the join with the head's keys.
+_HEAD_PER_DSR = sql.SQL(
+    """
+    SELECT k.dsp, k.dsp_id, k.units, p.dsr_id, s.recency, p.usages, p.title, p.artists, p.isrc
+    FROM (
+        SELECT dsr_id, dsp_id, sum(usages) AS usages,
+               max(title COLLATE "C") AS title, max(artists COLLATE "C") AS artists, max(isrc COLLATE "C") AS isrc
+        FROM dsrs_usage
+        WHERE dsr_id = ANY(%(dsr_ids)s::bigint[]) AND dsp_id = ANY(%(dsp_id)s::text[])
+        GROUP BY dsr_id, dsp_id
+    ) AS p
+    JOIN unnest(%(dsr_ids)s::bigint[], %(dsr_dsps)s::text[], %(recencies)s::int[]) AS s(dsr_id, dsp, recency) USING (dsr_id)
+    JOIN unnest(%(dsp)s::text[], %(dsp_id)s::text[], %(units)s::numeric[]) AS k(dsp, dsp_id, units)
+        ON k.dsp = s.dsp AND k.dsp_id = p.dsp_id
     """
 )
 
@@ -376,13 +400,6 @@ FROM percentile_resources
 WHERE {_CANDIDATES_OF_CLASS}
 ORDER BY units DESC, dsp_id, dsp
 """
-
-# Then the head, as arrays, with its details over every selected line. In binary order (C) like the
-# lines' keys, or the join could not hash them.
-_HEAD_KEYS = sql.SQL(
-    """(SELECT dsp COLLATE "C" AS dsp, dsp_id COLLATE "C" AS dsp_id, units
-        FROM unnest(%(dsp)s::text[], %(dsp_id)s::text[], %(units)s::numeric[]) AS u(dsp, dsp_id, units)) AS k"""
-)
 
 # Step 2, for a large head: the bucket's candidates with their details, streamed.
 _BUCKET_CANDIDATES = sql.SQL("(SELECT dsp, dsp_id, units FROM percentile_resources WHERE " + _CANDIDATES_OF_CLASS + ") AS k")

@@ -163,12 +163,12 @@ def test_it_refuses_a_number_outside_1_to_100(number):
 def test_the_query_never_loops_over_usage_lines_even_on_unanalyzed_partitions(small_catalogue):
     # Fresh partitions have no statistics, so the planner guesses a handful of rows and may
     # pick a nested loop, which rescans the index-less lines once per outer row.
-    head = {"units": ["1"], "dsp_id": ["A"], "dsp": ["Spotify"]}
+    head = [(-1, "A", "Spotify")]
     with Ranking(selected_dsrs(), 100, 2) as ranking:
         for bucket in ranking.buckets:
             for statement, params in (
                 (bucket.candidates_statement(), {"cut": 0, "classes_per_e": CLASSES_PER_E}),
-                (bucket.details_statement(), head),
+                (bucket.details_statement(), bucket.details_parameters(head)),
             ):
                 with bucket.connection.cursor() as cursor:
                     cursor.execute(sql.SQL("EXPLAIN ") + statement, params)
