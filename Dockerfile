@@ -29,5 +29,7 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health/', timeout=4)"]
 ENTRYPOINT ["/app/docker/entrypoint.sh"]
-# WEB_CONCURRENCY (gunicorn's own variable) sets the number of workers.
-CMD ["gunicorn", "dsr_project.wsgi", "--bind", "0.0.0.0:8000", "--access-logfile", "-", "--timeout", "120"]
+# WEB_CONCURRENCY (gunicorn's own variable) sets the number of workers. Threaded workers keep
+# telling the master they are alive while a thread streams a long answer (percentile/100 over
+# hundreds of millions of lines), which a sync worker past --timeout would be killed for.
+CMD ["gunicorn", "dsr_project.wsgi", "--bind", "0.0.0.0:8000", "--access-logfile", "-", "--worker-class", "gthread", "--threads", "4", "--timeout", "120"]

@@ -220,7 +220,7 @@ def test_the_image_is_slim_non_root_and_installs_dependencies_before_the_code():
     assert instructions[-3].startswith("HEALTHCHECK") and "http://127.0.0.1:8000/health/" in instructions[-3]
     assert instructions[-2:] == [
         'ENTRYPOINT ["/app/docker/entrypoint.sh"]',
-        'CMD ["gunicorn", "dsr_project.wsgi", "--bind", "0.0.0.0:8000", "--access-logfile", "-", "--timeout", "120"]',
+        'CMD ["gunicorn", "dsr_project.wsgi", "--bind", "0.0.0.0:8000", "--access-logfile", "-", "--worker-class", "gthread", "--threads", "4", "--timeout", "120"]',
     ]
 
 
