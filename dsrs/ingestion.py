@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+import psycopg
 from django.conf import settings
+from django.db import DatabaseError, connection, transaction
 from isal import igzip, isal_zlib
-from django.db import DatabaseError, transaction
 
 from dsrs import usage_storage
 from dsrs.deletion import delete_dsr
@@ -137,9 +138,10 @@ def _ingest_dsr(*, path, replace, eur_rate, on_progress) -> IngestResult:
             dsr.status = DSR.Status.INGESTED
             dsr.save(force_insert=True)
             usage_storage.attach_partition(dsr.id)
-    except (IngestFailure, DatabaseError, OSError) as error:
-        message = f"{path}: {error}".strip()
-        _record_failure(dsr, reader, message)
+    except (IngestFailure, DatabaseError, psycopg.Error, OSError) as error:
+        # Django wraps the errors of execute(), not those raised inside cursor.copy(): psycopg's own.
+        message = f"{path}: {_one_line(error)}"
+        message = _record_failure(dsr, reader, message)
         return IngestResult(
             path, Outcome.FAILED, message, dsr, dsr.lines_read, dsr.lines_stored, dsr.lines_rejected, time.monotonic() - started
         )
@@ -203,14 +205,35 @@ def _eur_rate(name: DsrFileName, override: Decimal | None) -> tuple[Decimal, str
         raise IngestFailure(f"{error}; give one with --eur-rate") from None
 
 
-def _record_failure(dsr: DSR, reader: "DsrReader", message: str) -> None:
+def _one_line(error: Exception) -> str:
+    """The reason alone: database errors carry CONTEXT and HINT lines after it."""
+    lines = str(error).strip().splitlines()
+    reason = lines[0] if lines else type(error).__name__
+    return f"database error: {reason}" if isinstance(error, (DatabaseError, psycopg.Error)) else reason
+
+
+def _drop_broken_connection() -> None:
+    # A lost connection stays broken inside Django until closed; the next query reconnects.
+    if connection.connection is not None and not connection.is_usable():
+        connection.close()
+
+
+def _record_failure(dsr: DSR, reader: "DsrReader", message: str) -> str:
+    """Record the failed DSR; the message, saying so when even that failed (database gone)."""
     dsr.status = DSR.Status.FAILED
     dsr.error = message
     reader.fill_counts(dsr)
     dsr.lines_stored = 0  # the valid lines read were rolled back with the rest
-    if dsr.id is None:  # failed before drawing an id for the partition
-        dsr.id = usage_storage.next_dsr_id()
-    dsr.save(force_insert=True)
+    _drop_broken_connection()
+    try:
+        if dsr.id is None:  # failed before drawing an id for the partition
+            dsr.id = usage_storage.next_dsr_id()
+        dsr.save(force_insert=True)
+    except DatabaseError as error:
+        _drop_broken_connection()
+        dsr.id = None
+        return f"{message} (not recorded: {_one_line(error)})"
+    return message
 
 
 class DsrReader:

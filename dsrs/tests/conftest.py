@@ -92,3 +92,26 @@ def small_catalogue(write_dsr) -> SmallCatalogue:
         ),
         es_youtube=ingest("YouTube_YouTubeMusic_ES_EUR_20200101-20200131.tsv", ["A\tYT A\tYT Artist\tYTISRC\t8\t20"]),
     )
+
+
+@pytest.fixture
+def processes():
+    """Start `manage.py` commands in processes of their own (see processes.py); at the end any
+    still running is killed, and the usage tables they committed are dropped."""
+    from . import processes as helpers
+
+    started = []
+
+    def start(*args: str, **options):
+        process = helpers.manage(*args, **options)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+    with connection.cursor() as cursor:
+        for table in usage_partitions():
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
