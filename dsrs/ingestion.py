@@ -129,6 +129,7 @@ def _ingest_dsr(*, path, replace, eur_rate, on_progress) -> IngestResult:
         dsr.eur_rate, dsr.eur_rate_source = _eur_rate(name, eur_rate)
         dsr.id = usage_storage.next_dsr_id()
         with transaction.atomic():
+            usage_storage.commit_durably()
             usage_storage.load_partition(dsr.id, _in_thread(reader.copy_chunks(), "dsr-validate"))
             reader.check_acceptable()
             replaced = _ingested_report(name, lock=True) if replace else None
@@ -226,9 +227,11 @@ def _record_failure(dsr: DSR, reader: "DsrReader", message: str) -> str:
     dsr.lines_stored = 0  # the valid lines read were rolled back with the rest
     _drop_broken_connection()
     try:
-        if dsr.id is None:  # failed before drawing an id for the partition
-            dsr.id = usage_storage.next_dsr_id()
-        dsr.save(force_insert=True)
+        with transaction.atomic():
+            usage_storage.commit_durably()
+            if dsr.id is None:  # failed before drawing an id for the partition
+                dsr.id = usage_storage.next_dsr_id()
+            dsr.save(force_insert=True)
     except DatabaseError as error:
         _drop_broken_connection()
         dsr.id = None

@@ -24,6 +24,13 @@ def next_dsr_id() -> int:
         return cursor.fetchone()[0]
 
 
+def commit_durably() -> None:
+    """Make the current transaction's commit wait for its WAL flush, whatever the server's or the
+    session's synchronous_commit: an ingestion reported done must survive a crash right after."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit = on")
+
+
 def load_partition(dsr_id: int, chunks: Iterable[bytes]) -> None:
     """COPY the usage lines of DSR `dsr_id`, given as COPY text chunks, into its own table.
 

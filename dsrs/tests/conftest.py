@@ -1,4 +1,5 @@
 import gzip
+import tempfile
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -94,10 +95,21 @@ def small_catalogue(write_dsr) -> SmallCatalogue:
     )
 
 
+
+@pytest.fixture
+def committing_db(django_db_serialized_rollback, transactional_db):
+    """For tests whose work is committed, by other processes or threads: afterwards the tables
+    are emptied, the reference data restored and the usage tables dropped."""
+    yield
+    with connection.cursor() as cursor:
+        for table in usage_partitions():
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+
+
 @pytest.fixture
 def processes():
-    """Start `manage.py` commands in processes of their own (see processes.py); at the end any
-    still running is killed, and the usage tables they committed are dropped."""
+    """Start `manage.py` commands in processes of their own (see processes.py); any still
+    running at the end is killed."""
     from . import processes as helpers
 
     started = []
@@ -112,6 +124,17 @@ def processes():
         if process.poll() is None:
             process.kill()
         process.communicate()
-    with connection.cursor() as cursor:
-        for table in usage_partitions():
-            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+@pytest.fixture(scope="session")
+def scratch_server():
+    """A PostgreSQL server of the tests' own, set up as the embedded one, for tests that crash it.
+
+    Not under pytest's temporary folder: when run as root the server runs as another user, who
+    must traverse the folder's parents, and each pytest session starting on the machine makes
+    /tmp/pytest-of-root private again."""
+    from .processes import ScratchServer
+
+    server = ScratchServer(Path(tempfile.mkdtemp(prefix="dsr-scratch-server-")))
+    yield server
+    server.remove()

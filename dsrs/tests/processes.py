@@ -1,10 +1,13 @@
-"""Where the fault tests run the real `ingest_dsr` command in processes of its own.
+"""Where the fault tests run the real `ingest_dsr` command in processes of its own, and crash
+PostgreSQL servers of their own.
 
-The processes use the test database, so the tests that start them commit (transaction=True) and
-watch the processes' database sessions through pg_stat_activity, by application name.
+The processes use the test database (or a scratch server's), so the tests that start them commit
+(the committing_db fixture) and watch their database sessions in pg_stat_activity, by
+application name.
 """
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +18,8 @@ from urllib.parse import quote, urlencode
 
 import psycopg
 from django.db import connection
+
+from dsr_project.embedded_postgres import embedded_database_url
 
 PROJECT = Path(__file__).resolve().parents[2]
 # Enough lines for a COPY to last long enough to be caught and paused in it.
@@ -91,3 +96,65 @@ def resume(process: subprocess.Popen) -> None:
 def usage_tables(conn) -> list[str]:
     rows = conn.execute("SELECT relname FROM pg_class WHERE relname LIKE 'dsrs\\_usage\\_%' ORDER BY relname").fetchall()
     return [row[0] for row in rows]
+
+
+class ScratchServer:
+    """A PostgreSQL server set up exactly as the embedded one, in a folder of its own, holding a
+    migrated template database: each test takes a fresh copy, then may crash the server."""
+
+    TEMPLATE = "dsr_template"
+
+    def __init__(self, folder: Path):
+        self.pgdata = folder / ".pgdata"
+        self.admin_url = embedded_database_url(self.pgdata)
+        self.databases = 0
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {self.TEMPLATE}")
+        migrate = subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--no-input", "-v0"],
+            cwd=PROJECT,
+            env={**os.environ, "DATABASE_URL": self.url(self.TEMPLATE)},
+            capture_output=True,
+            text=True,
+        )
+        assert migrate.returncode == 0, migrate.stderr
+
+    def url(self, database: str) -> str:
+        return self.admin_url.replace("/postgres?", f"/{database}?", 1)
+
+    def new_database(self) -> str:
+        """The URL of a fresh copy of the migrated template."""
+        self.databases += 1
+        name = f"dsr_{self.databases}"
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name} TEMPLATE {self.TEMPLATE}")
+        return self.url(name)
+
+    def postmaster_pid(self) -> int:
+        return int((self.pgdata / "postmaster.pid").read_text().split()[0])
+
+    def crash(self) -> None:
+        """An immediate shutdown (pg_ctl stop -m immediate): no checkpoint, no flush, as a power cut
+        leaves the WAL already written to disk."""
+        self._signal_and_wait(signal.SIGQUIT)
+
+    def start(self) -> None:
+        embedded_database_url(self.pgdata)
+
+    def remove(self) -> None:
+        if (self.pgdata / "postmaster.pid").exists():
+            self.crash()  # no checkpoint: the folder goes next
+        shutil.rmtree(self.pgdata.parent, ignore_errors=True)
+
+    def _signal_and_wait(self, signum: int) -> None:
+        pid = self.postmaster_pid()
+        os.kill(pid, signum)
+
+        def stopped() -> bool:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            return False
+
+        wait_until(stopped, what="the server to stop")

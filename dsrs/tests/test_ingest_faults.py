@@ -8,7 +8,7 @@ from dsrs.models import DSR
 
 from .processes import finish, observer, pause_in_copy, resume, usage_tables, write_big_dsr
 
-pytestmark = [pytest.mark.django_db(transaction=True, serialized_rollback=True), pytest.mark.slow]
+pytestmark = [pytest.mark.usefixtures("committing_db"), pytest.mark.slow]
 
 BIG = "Spotify_SpotifyDuo_NO_NOK_20200101-20200131.tsv"
 SMALL = "Spotify_SpotifyPremium_ES_EUR_20200101-20200131.tsv"
