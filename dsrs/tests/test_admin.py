@@ -240,6 +240,33 @@ def test_deleting_drops_partitions_and_never_reads_or_deletes_usage_rows(dsrs, d
     ]
 
 
+@pytest.fixture
+def lines_kept_busy(monkeypatch):
+    """A query in another session keeps reading dsrs_usage, beyond the deletion's patience."""
+    from dsrs import deletion
+
+    from .processes import observer
+
+    monkeypatch.setattr(deletion, "PATIENCE_SECONDS", 0.2)
+    with observer() as long_query:
+        long_query.execute("BEGIN")
+        long_query.execute("SELECT count(*) FROM dsrs_usage")
+        yield
+        long_query.execute("ROLLBACK")
+
+
+def test_the_action_says_when_running_queries_keep_it_from_deleting(dsrs, deleter, lines_kept_busy):
+    nok, eur, gbp = dsrs
+
+    response = deleter.post(CHANGELIST, action([nok.id, gbp.id], confirmed=True), follow=True)
+
+    assert [str(m) for m in response.context["messages"]] == [
+        f"DSRs {nok.id}, {gbp.id} not deleted: queries kept reading usage lines for 0.2 s; try again later"
+    ]
+    assert DSR.objects.count() == 3 and usage_count() == 9
+    assert LogEntry.objects.count() == 0
+
+
 # Deleting with the button on the detail page
 
 
@@ -265,6 +292,18 @@ def test_the_confirmed_delete_page_deletes_the_dsr_and_its_usage_lines_only(dsrs
     assert usage_partitions() == [f"dsrs_usage_{nok.id}", f"dsrs_usage_{eur.id}"]
     assert stored_lines(gbp.id) == []
     assert (len(stored_lines(nok.id)), len(stored_lines(eur.id))) == (2, 3)
+
+
+def test_the_delete_page_says_when_running_queries_keep_it_from_deleting(dsrs, deleter, lines_kept_busy):
+    gbp = dsrs[2]
+
+    response = deleter.post(f"{CHANGELIST}{gbp.id}/delete/", {"post": "yes"})
+
+    assert (response.status_code, response["Location"]) == (302, f"{CHANGELIST}{gbp.id}/change/")
+    messages = [str(m) for m in deleter.get(response["Location"]).context["messages"]]
+    assert messages == [f"DSR {gbp.id} not deleted: queries kept reading usage lines for 0.2 s; try again later"]
+    assert DSR.objects.count() == 3 and usage_count() == 9
+    assert LogEntry.objects.count() == 0
 
 
 def test_the_api_no_longer_counts_a_deleted_dsr(dsrs, deleter, client):

@@ -1,0 +1,105 @@
+"""Loads, deletions and reads at the same time: real processes and sessions, committed work."""
+
+import threading
+import time
+
+import psycopg
+import pytest
+from django.db import connection
+
+from dsrs import deletion
+from dsrs.deletion import DeletionBusy, delete_dsrs
+from dsrs.ingestion import ingest_dsr
+from dsrs.models import DSR
+
+from .processes import finish, observer, pause_in_copy, resume, usage_tables, write_big_dsr
+
+pytestmark = [pytest.mark.usefixtures("committing_db"), pytest.mark.slow]
+
+BIG = "Spotify_SpotifyDuo_NO_NOK_20200101-20200131.tsv"
+SMALL = "Spotify_SpotifyPremium_ES_EUR_20200101-20200131.tsv"
+# What a reader may wait behind a deletion: usage_storage.LOCK_TIMEOUT and scheduling slack.
+READER_WAIT = 1.0
+
+
+def in_thread(function, *args) -> tuple[threading.Thread, dict]:
+    """Run `function` in a thread with a database connection of its own; the outcome in a dict."""
+    outcome = {}
+
+    def run():
+        started = time.monotonic()
+        try:
+            outcome["value"] = function(*args)
+        except Exception as error:
+            outcome["error"] = error
+        finally:
+            outcome["seconds"] = time.monotonic() - started
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def timed_read(conn) -> float:
+    """Seconds a plain read of dsrs_usage takes, failing past 5 s rather than hanging."""
+    started = time.monotonic()
+    conn.execute("SET statement_timeout = '5s'")
+    conn.execute("SELECT count(*) FROM dsrs_usage")
+    return time.monotonic() - started
+
+
+def test_a_stalled_ingest_blocks_neither_deletions_nor_readers(tmp_path, write_dsr, processes):
+    other = ingest_dsr(path=write_dsr(SMALL, ["id1\tt\ta\ti\t1\t2"])).dsr
+    ingest = processes("ingest_dsr", str(write_big_dsr(tmp_path / BIG)), app_name="stalled")
+
+    with observer() as conn:
+        pause_in_copy(conn, ingest, "stalled")
+        deleting, deleted = in_thread(delete_dsrs, [other])
+        time.sleep(0.3)  # a deletion that waits would now hold up the read
+        try:
+            assert timed_read(conn) < READER_WAIT
+            deleting.join(5)
+            assert deleted.keys() == {"value", "seconds"}
+            assert deleted["seconds"] < READER_WAIT
+        finally:
+            resume(ingest)
+        code, out, err = finish(ingest)
+
+        assert (code, err) == (0, "")
+        assert list(DSR.objects.values_list("status", "lines_stored")) == [("ingested", 300_000)]
+        assert usage_tables(conn) == [f"dsrs_usage_{DSR.objects.get().id}"]
+
+
+def test_readers_do_not_queue_behind_a_deletion_waiting_for_a_long_query(write_dsr):
+    dsr = ingest_dsr(path=write_dsr(SMALL, ["id1\tt\ta\ti\t1\t2"])).dsr
+
+    with observer() as long_query, observer() as reader:
+        long_query.execute("BEGIN")
+        long_query.execute("SELECT count(*) FROM dsrs_usage")  # its lock lasts until COMMIT
+        deleting, deleted = in_thread(delete_dsrs, [dsr])
+        time.sleep(0.3)  # the deletion has tried, and waits to try again
+        try:
+            assert timed_read(reader) < READER_WAIT
+            assert timed_read(reader) < READER_WAIT
+        finally:
+            long_query.execute("COMMIT")
+        deleting.join(5)
+
+        assert deleted.keys() == {"value", "seconds"}
+        assert deleted["seconds"] > 0.3  # it waited for the long query
+        assert DSR.objects.count() == 0
+        assert usage_tables(reader) == []
+
+
+def test_a_deletion_gives_up_with_a_clear_error_when_queries_keep_the_lines_busy(write_dsr, monkeypatch):
+    monkeypatch.setattr(deletion, "PATIENCE_SECONDS", 0.5)
+    dsr = ingest_dsr(path=write_dsr(SMALL, ["id1\tt\ta\ti\t1\t2"])).dsr
+
+    with observer() as long_query, long_query.transaction():
+        long_query.execute("SELECT count(*) FROM dsrs_usage")
+        with pytest.raises(DeletionBusy) as raised:
+            delete_dsrs([dsr])
+
+    assert str(raised.value) == f"DSR {dsr.id} not deleted: queries kept reading usage lines for 0.5 s; try again later"
+    assert DSR.objects.get().status == "ingested"
