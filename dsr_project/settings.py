@@ -40,13 +40,17 @@ SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 
-# Ingestion results as one JSON line per file on stdout, where containers' logs are collected.
+# Ingestion results as one JSON line per file on stdout, where containers' logs are collected,
+# and so every server error with its traceback (Django logs them nowhere else without DEBUG).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"json": {"()": "dsr_project.json_logging.JsonFormatter"}},
     "handlers": {"stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "json"}},
-    "loggers": {"dsrs.ingestion": {"handlers": ["stdout"], "level": os.environ.get("LOG_LEVEL", "INFO"), "propagate": False}},
+    "loggers": {
+        "dsrs.ingestion": {"handlers": ["stdout"], "level": os.environ.get("LOG_LEVEL", "INFO"), "propagate": False},
+        "django.request": {"handlers": ["stdout"], "level": "ERROR", "propagate": False},
+    },
 }
 
 INSTALLED_APPS = [

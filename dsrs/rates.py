@@ -6,7 +6,8 @@ from functools import cache
 
 from currency_converter import CurrencyConverter, RateNotFoundError
 
-RATE_PLACES = Decimal("1e-10")  # the precision of DSR.eur_rate
+RATE_PLACES = Decimal("1e-10")  # the precision of DSR.eur_rate, and so its smallest value
+RATE_LIMIT = Decimal(10) ** 14  # DSR.eur_rate holds 14 digits before the point: below this
 
 
 class RateError(ValueError):

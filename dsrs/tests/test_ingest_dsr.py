@@ -99,7 +99,7 @@ def test_rejected_lines_are_counted_and_reported_but_not_stored(write_dsr, setti
     dsr = result.dsr
     assert (dsr.status, dsr.lines_read, dsr.lines_stored, dsr.lines_rejected) == ("ingested", 4, 2, 2)
     assert dsr.rejections == [
-        {"line": 3, "reason": "usages '-1' is not a non-negative integer"},
+        {"line": 3, "reason": "usages '-1' is not an unsigned integer (digits 0-9)"},
         {"line": 4, "reason": "invalid UTF-8 at byte 5"},
     ]
     assert [line[0] for line in stored_lines(dsr.id)] == ["id1", "id4"]
@@ -123,7 +123,7 @@ def test_a_file_over_the_rejection_ratio_fails_whole(write_dsr):
     assert result.outcome == Outcome.FAILED
     assert result.message == (
         f"{path}: 2 of 100 lines rejected (2.00%), more than DSR_MAX_REJECTED_RATIO (1.00%); "
-        "first: line 100: usages 'x' is not a non-negative integer"
+        "first: line 100: usages 'x' is not an unsigned integer (digits 0-9)"
     )
     dsr = DSR.objects.get()
     assert (dsr.status, dsr.error, dsr.lines_read, dsr.lines_stored, dsr.lines_rejected) == ("failed", result.message, 100, 0, 2)

@@ -68,3 +68,18 @@ def test_ingested_and_skipped_files_log_at_info_refused_ones_at_warning(write_ds
         ("INFO", "skipped", dsr.id, 0, 0, 0),
         ("WARNING", "refused", None, 0, 0, 0),
     ]
+
+
+def test_a_server_error_is_logged_with_its_traceback_on_the_same_stream(client, log_lines, monkeypatch):
+    from dsrs import views
+
+    def broken_selector(**filters):
+        raise OverflowError("a bug")
+
+    monkeypatch.setattr(views, "top_percentile_resources", broken_selector)
+    client.raise_request_exception = False
+
+    assert client.get("/resources/percentile/10").status_code == 500
+    [entry] = log_lines()
+    assert (entry["level"], entry["logger"], entry["message"]) == ("ERROR", "django.request", "Internal Server Error: /resources/percentile/10")
+    assert entry["exception"].endswith("OverflowError: a bug")

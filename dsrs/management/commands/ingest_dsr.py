@@ -5,14 +5,16 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from dsrs.ingestion import Progress, ingest_dsr
+from dsrs.rates import RATE_LIMIT, RATE_PLACES
 
 
 def positive_decimal(text: str) -> Decimal:
+    """A rate that DSR.eur_rate holds: neither rounded to 0 nor overflowing."""
     try:
         value = Decimal(text)
     except InvalidOperation:
         value = Decimal(0)
-    if not value.is_finite() or value <= 0:
+    if not value.is_finite() or not RATE_PLACES <= value < RATE_LIMIT:
         raise ValueError(text)
     return value
 
@@ -31,7 +33,7 @@ class Command(BaseCommand):
             "--eur-rate",
             type=positive_decimal,
             metavar="X",
-            help="units of the file's currency per 1 EUR, instead of the mean ECB rate over its period",
+            help="units of the file's currency per 1 EUR (0.0000000001 to below 10^14), instead of the mean ECB rate over its period",
         )
 
     def handle(self, *args, paths: list[Path], replace: bool, eur_rate: Decimal | None, **options):
