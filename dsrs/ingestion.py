@@ -115,24 +115,21 @@ def _ingest_dsr(*, path, replace, eur_rate, on_progress) -> IngestResult:
     replaced = None
     try:
         dsr.sha256 = file_sha256(path)
-        duplicate = DSR.objects.filter(sha256=dsr.sha256, status=DSR.Status.INGESTED).first()
-        if duplicate is not None:
-            return IngestResult(path, Outcome.SKIPPED, f"{path}: skipped, this file is already ingested as DSR {duplicate.id}", dsr=duplicate)
-        previous = _ingested_report(name)
-        if previous is not None and not replace:
-            return IngestResult(
-                path,
-                Outcome.REFUSED,
-                f"{path}: DSR {previous.id} ({previous.path}) already reports this DSP, service, society, "
-                f"territory and period; use --replace to swap it for this file",
-            )
+        if (done := _already_done(path, name, dsr.sha256, replace)) is not None:
+            return done
         dsr.eur_rate, dsr.eur_rate_source = _eur_rate(name, eur_rate)
         dsr.id = usage_storage.next_dsr_id()
         with transaction.atomic():
             usage_storage.commit_durably()
             usage_storage.load_partition(dsr.id, _in_thread(reader.copy_chunks(), "dsr-validate"))
             reader.check_acceptable()
-            replaced = _ingested_report(name, lock=True) if replace else None
+            # Another process may have committed this file or this report during the load: decide
+            # again, one ingestion at a time, as if it had run before this one.
+            usage_storage.take_turn_to_commit()
+            if (done := _already_done(path, name, dsr.sha256, replace)) is not None:
+                transaction.set_rollback(True)
+                return done
+            replaced = _ingested_report(name) if replace else None
             if replaced is not None:
                 delete_dsr(replaced)
             reader.fill_counts(dsr)
@@ -182,8 +179,24 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _ingested_report(name: DsrFileName, lock: bool = False) -> DSR | None:
-    reports = DSR.objects.filter(
+def _already_done(path: Path, name: DsrFileName, sha256: str, replace: bool) -> IngestResult | None:
+    """Skipped when this very file is ingested; refused when its report is, unless `replace`."""
+    duplicate = DSR.objects.filter(sha256=sha256, status=DSR.Status.INGESTED).first()
+    if duplicate is not None:
+        return IngestResult(path, Outcome.SKIPPED, f"{path}: skipped, this file is already ingested as DSR {duplicate.id}", dsr=duplicate)
+    previous = _ingested_report(name)
+    if previous is not None and not replace:
+        return IngestResult(
+            path,
+            Outcome.REFUSED,
+            f"{path}: DSR {previous.id} ({previous.path}) already reports this DSP, service, society, "
+            f"territory and period; use --replace to swap it for this file",
+        )
+    return None
+
+
+def _ingested_report(name: DsrFileName) -> DSR | None:
+    return DSR.objects.filter(
         status=DSR.Status.INGESTED,
         dsp=name.dsp,
         service=name.service,
@@ -191,10 +204,7 @@ def _ingested_report(name: DsrFileName, lock: bool = False) -> DSR | None:
         territory_id=name.territory,
         period_start=name.period_start,
         period_end=name.period_end,
-    )
-    if lock:
-        reports = reports.select_for_update()
-    return reports.first()
+    ).first()
 
 
 def _eur_rate(name: DsrFileName, override: Decimal | None) -> tuple[Decimal, str]:

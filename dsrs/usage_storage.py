@@ -72,6 +72,16 @@ def load_partition(dsr_id: int, chunks: Iterable[bytes]) -> None:
                 copy.write(chunk)
 
 
+def take_turn_to_commit() -> None:
+    """Wait until no other ingestion is between this point and its commit, and keep the turn
+    until this transaction ends. Loads run side by side; what follows the load (is the file or
+    the report ingested by now? replace it, attach, commit) runs one ingestion at a time, so
+    that each sees what the others committed."""
+    with connection.cursor() as cursor:
+        # A transaction-level advisory lock: released by the commit or rollback, even a crash's.
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended('dsrs ingestion commit', 0))")
+
+
 def attach_partition(dsr_id: int) -> None:
     table = partition_name(dsr_id)
     with connection.cursor() as cursor:

@@ -1,5 +1,6 @@
 """Loads, deletions and reads at the same time: real processes and sessions, committed work."""
 
+import re
 import threading
 import time
 
@@ -103,3 +104,75 @@ def test_a_deletion_gives_up_with_a_clear_error_when_queries_keep_the_lines_busy
 
     assert str(raised.value) == f"DSR {dsr.id} not deleted: queries kept reading usage lines for 0.5 s; try again later"
     assert DSR.objects.get().status == "ingested"
+
+
+def ingest_side_by_side(processes, conn, *runs: tuple[str, ...]) -> list[tuple[int, str, str]]:
+    """Start one ingest_dsr per `runs` (its arguments), hold each in its COPY until all are in
+    theirs (so each has passed its checks before any commits), then let them race to commit."""
+    started = []
+    for number, args in enumerate(runs):
+        process = processes("ingest_dsr", *args, app_name=f"racer-{number}")
+        pause_in_copy(conn, process, f"racer-{number}")
+        started.append(process)
+    for process in started:
+        resume(process)
+    return [finish(process) for process in started]
+
+
+def messages(results) -> list[str]:
+    """What each process said about its file, without the line counts, in a stable order."""
+    said = [line for code, out, err in results for line in (out + err).splitlines() if not line.startswith((" ", "{"))]
+    return sorted(said)
+
+
+def test_the_same_file_twice_at_once_is_ingested_once_and_skipped_once(tmp_path, processes):
+    path = str(write_big_dsr(tmp_path / BIG))
+
+    with observer() as conn:
+        results = ingest_side_by_side(processes, conn, (path,), (path,))
+
+        dsr = DSR.objects.get()
+        assert [code for code, out, err in results] == [0, 0]
+        assert messages(results) == [f"{path}: ingested as DSR {dsr.id}", f"{path}: skipped, this file is already ingested as DSR {dsr.id}"]
+        assert (dsr.status, dsr.lines_stored) == ("ingested", 300_000)
+        assert usage_tables(conn) == [f"dsrs_usage_{dsr.id}"]
+
+
+def test_two_files_of_one_report_at_once_ingest_one_and_refuse_the_other(tmp_path, processes):
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    first, second = str(write_big_dsr(tmp_path / "a" / BIG)), str(write_big_dsr(tmp_path / "b" / BIG, 300_001))
+
+    with observer() as conn:
+        results = ingest_side_by_side(processes, conn, (first,), (second,))
+
+        dsr = DSR.objects.get()
+        loser = second if dsr.path == first else first
+        assert sorted(code for code, out, err in results) == [0, 1]
+        assert messages(results) == sorted(
+            [
+                f"{dsr.path}: ingested as DSR {dsr.id}",
+                f"{loser}: DSR {dsr.id} ({dsr.path}) already reports this DSP, service, society, territory and period; "
+                "use --replace to swap it for this file",
+                "CommandError: 1 of 1 files not ingested",
+            ]
+        )
+        assert usage_tables(conn) == [f"dsrs_usage_{dsr.id}"]
+
+
+def test_two_replacements_of_a_report_at_once_replace_one_after_the_other(tmp_path, write_dsr, processes):
+    original = ingest_dsr(path=write_dsr(BIG, ["id1\tt\ta\ti\t1\t2"])).dsr
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    first, second = str(write_big_dsr(tmp_path / "a" / BIG)), str(write_big_dsr(tmp_path / "b" / BIG, 300_001))
+
+    with observer() as conn:
+        results = ingest_side_by_side(processes, conn, ("--replace", first), ("--replace", second))
+
+        last = DSR.objects.get()
+        assert [code for code, out, err in results] == [0, 0]
+        replacements = dict(
+            (int(new), int(old)) for new, old in (re.fullmatch(r".*: ingested as DSR (\d+), replacing DSR (\d+)", line).groups() for line in messages(results))
+        )
+        [earlier] = set(replacements) - {last.id}
+        assert replacements == {earlier: original.id, last.id: earlier}  # as if one had run after the other
+        assert (last.status, last.lines_stored) == ("ingested", 300_000 if last.path == first else 300_001)
+        assert usage_tables(conn) == [f"dsrs_usage_{last.id}"]
