@@ -192,7 +192,7 @@ def test_a_corrupt_gzip_fails_and_stores_nothing(tmp_path):
 
     result = ingest_dsr(path=path)
 
-    assert result.message == f"{path}: not a readable gzip file (Error -1 Invalid deflate block found) after line 1"
+    assert result.message == f"{path}: not a readable gzip file (Error -1 Invalid deflate block found)"
     assert (DSR.objects.get().status, usage_partitions()) == ("failed", [])
 
 
@@ -202,7 +202,7 @@ def test_a_gz_name_on_a_plain_file_fails(write_dsr, tmp_path):
 
     result = ingest_dsr(path=path)
 
-    assert result.message == f"{path}: not a readable gzip file (Not a gzipped file (b'ds')) after line 1"
+    assert result.message == f"{path}: not a readable gzip file (Not a gzipped file (b'ds'))"
 
 
 def test_a_missing_file_fails(tmp_path):
@@ -418,3 +418,60 @@ def test_a_line_longer_than_a_read_block_is_stored_whole(write_dsr):
     dsr = ingest_dsr(path=path).dsr
 
     assert [(line[0], len(line[1])) for line in stored_lines(dsr.id)] == [("id1", 8), ("id2", 8), ("id9", 300_000)]
+
+
+def test_a_line_longer_than_the_limit_is_rejected_and_the_others_are_stored(write_dsr, settings):
+    settings.DSR_MAX_REJECTED_RATIO = 0.5
+    path = write_dsr(NOK_JANUARY_2020, [GOOD[0], "id9\t" + "la " * 400_000 + "\ta\ti\t1\t2", GOOD[1]])
+
+    dsr = ingest_dsr(path=path).dsr
+
+    assert (dsr.status, dsr.lines_read, dsr.lines_stored) == ("ingested", 3, 2)
+    assert dsr.rejections == [{"line": 3, "reason": "longer than the limit of 1,048,576 bytes"}]
+    assert [line[0] for line in stored_lines(dsr.id)] == ["id1", "id2"]
+
+
+def test_a_file_without_a_line_end_fails_at_its_header_without_reading_on(tmp_path):
+    path = tmp_path / NOK_JANUARY_2020
+    compressed = gzip.compress(b"x" * 50_000_000)
+    path.write_bytes(compressed[: len(compressed) // 2])  # a broken end, which is never reached
+
+    result = ingest_dsr(path=path)
+
+    assert result.message.startswith(f"{path}: line 1: expected the header 'dsp_id title artists isrc usages revenue' (tab-separated), found 'xxx")
+    assert DSR.objects.get().status == "failed"
+
+
+def test_after_a_copy_error_the_counts_are_those_of_the_lines_handed_to_copy_and_no_reader_thread_runs(write_dsr, monkeypatch):
+    import threading
+
+    import psycopg
+
+    from dsrs import ingestion, usage_storage
+
+    path = write_dsr(NOK_JANUARY_2020, [f"id{i}\ttitle {i}\tartist\tisrc\t{i}\t{i}.5" for i in range(100_000)])
+    handed_over = []
+
+    def copy_failing_at_the_fourth_chunk(dsr_id, chunks):
+        for chunk in chunks:
+            handed_over.append(chunk.count(b"\n"))
+            if len(handed_over) == 4:
+                raise psycopg.errors.QueryCanceled("canceling statement due to statement timeout")
+
+    threads_while_recording = []
+    record_failure = ingestion._record_failure
+
+    def spying_record_failure(*args):
+        threads_while_recording.extend(t.name for t in threading.enumerate() if t.name.startswith("dsr-"))
+        return record_failure(*args)
+
+    monkeypatch.setattr(usage_storage, "load_partition", copy_failing_at_the_fourth_chunk)
+    monkeypatch.setattr(ingestion, "_record_failure", spying_record_failure)
+
+    result = ingest_dsr(path=path)
+
+    assert result.message == f"{path}: database error: canceling statement due to statement timeout"
+    assert threads_while_recording == []
+    dsr = DSR.objects.get()
+    assert (dsr.status, dsr.lines_read, dsr.lines_stored) == ("failed", sum(handed_over), 0)
+    assert 0 < dsr.lines_read < 100_000
