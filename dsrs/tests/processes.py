@@ -130,6 +130,14 @@ class ScratchServer:
             conn.execute(f"CREATE DATABASE {name} TEMPLATE {self.TEMPLATE}")
         return self.url(name)
 
+    def unowned_files(self, url: str) -> list[str]:
+        """The non-empty files of `url`'s database that no relation owns: what a crash orphans."""
+        with psycopg.connect(url) as conn:
+            (oid,) = conn.execute("SELECT oid FROM pg_database WHERE datname = current_database()").fetchone()
+            owned = {str(node) for (node,) in conn.execute("SELECT pg_relation_filenode(oid) FROM pg_class")}
+        files = (self.pgdata / "base" / str(oid)).iterdir()
+        return sorted(f.name for f in files if f.name.split("_")[0].split(".")[0] not in owned and f.name[0].isdigit() and f.stat().st_size)
+
     def postmaster_pid(self) -> int:
         return int((self.pgdata / "postmaster.pid").read_text().split()[0])
 
