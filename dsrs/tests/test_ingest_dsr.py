@@ -381,7 +381,7 @@ class TestCommand:
 
         assert "skipped, this file is already ingested as DSR" in capsys.readouterr().out
 
-    @pytest.mark.parametrize("rate", ["0", "-1", "abc", "nan"])
+    @pytest.mark.parametrize("rate", ["0", "-1", "abc", "nan", "inf", "\u0661\u0660", "1_0", " 10", "1e1000"])
     def test_it_rejects_a_bad_eur_rate(self, write_dsr, rate):
         with pytest.raises(CommandError, match="argument --eur-rate: invalid positive_decimal value"):
             call_command("ingest_dsr", str(write_dsr(EUR_JANUARY_2020, GOOD)), "--eur-rate", rate)

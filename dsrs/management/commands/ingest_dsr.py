@@ -1,5 +1,6 @@
+import re
 import sys
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -8,15 +9,15 @@ from dsrs.ingestion import Progress, ingest_dsr
 from dsrs.rates import RATE_LIMIT, RATE_PLACES
 
 
+# ASCII digits only: Decimal() alone also takes other scripts' digits, underscores and spaces.
+DECIMAL = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
+
+
 def positive_decimal(text: str) -> Decimal:
     """A rate that DSR.eur_rate holds: neither rounded to 0 nor overflowing."""
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        value = Decimal(0)
-    if not value.is_finite() or not RATE_PLACES <= value < RATE_LIMIT:
+    if not DECIMAL.fullmatch(text) or not RATE_PLACES <= Decimal(text) < RATE_LIMIT:
         raise ValueError(text)
-    return value
+    return Decimal(text)
 
 
 class Command(BaseCommand):
