@@ -23,6 +23,7 @@ from django.db import DatabaseError, connection, transaction
 from dsrs import usage_storage
 from dsrs.deletion import delete_dsr
 from dsrs.filenames import DsrFileName, FileNameError, parse_dsr_file_name
+from dsrs.ingest.interrupts import interruptible
 from dsrs.ingest.pipeline import in_thread
 from dsrs.ingest.reader import FileFailure, LineCounts, read_blocks, validated_chunks
 from dsrs.models import DSR, Currency, Territory
@@ -107,28 +108,31 @@ def _ingest_dsr(*, path, replace, eur_rate, on_progress) -> IngestResult:
     counts = LineCounts()
     replaced = None
     try:
-        dsr.sha256 = file_sha256(path)
-        if (done := _already_done(path, name, dsr.sha256, replace)) is not None:
-            return done
-        dsr.eur_rate, dsr.eur_rate_source = _eur_rate(name, eur_rate)
+        with interruptible():
+            dsr.sha256 = file_sha256(path)
+            if (done := _already_done(path, name, dsr.sha256, replace)) is not None:
+                return done
+            dsr.eur_rate, dsr.eur_rate_source = _eur_rate(name, eur_rate)
         dsr.id = usage_storage.next_dsr_id()
         with transaction.atomic():
-            usage_storage.commit_durably()
-            _load(path, dsr.id, gzipped=name.gzipped, counts=counts, on_progress=on_progress)
-            counts.check_acceptable()
-            # Another process may have committed this file or this report during the load: decide
-            # again, one ingestion at a time, as if it had run before this one.
-            usage_storage.take_turn_to_commit()
-            if (done := _already_done(path, name, dsr.sha256, replace)) is not None:
-                transaction.set_rollback(True)
-                return done
-            replaced = _ingested_report(name) if replace else None
-            if replaced is not None:
-                delete_dsr(replaced)
-            _fill_counts(dsr, counts)
-            dsr.status = DSR.Status.INGESTED
-            dsr.save(force_insert=True)
-            usage_storage.attach_partition(dsr.id)
+            with interruptible():
+                usage_storage.commit_durably()
+                _load(path, dsr.id, gzipped=name.gzipped, counts=counts, on_progress=on_progress)
+                counts.check_acceptable()
+                # Another process may have committed this file or this report during the load:
+                # decide again, one ingestion at a time, as if it had run before this one.
+                usage_storage.take_turn_to_commit()
+                if (done := _already_done(path, name, dsr.sha256, replace)) is not None:
+                    transaction.set_rollback(True)
+                    return done
+                replaced = _ingested_report(name) if replace else None
+                if replaced is not None:
+                    delete_dsr(replaced)
+                _fill_counts(dsr, counts)
+                dsr.status = DSR.Status.INGESTED
+                dsr.save(force_insert=True)
+                usage_storage.attach_partition(dsr.id)
+            # Leaving the block commits: a signal from here on waits for the command to stop.
     except (IngestFailure, FileFailure, DatabaseError, psycopg.Error, OSError) as error:
         # Django wraps the errors of execute(), not those raised inside cursor.copy(): psycopg's own.
         message = _record_failure(dsr, counts, f"{path}: {_one_line(error)}")

@@ -1,4 +1,6 @@
 import gzip
+import os
+import signal
 from decimal import Decimal
 from pathlib import Path
 
@@ -385,6 +387,69 @@ class TestCommand:
     def test_it_rejects_a_bad_eur_rate(self, write_dsr, rate):
         with pytest.raises(CommandError, match="argument --eur-rate: invalid positive_decimal value"):
             call_command("ingest_dsr", str(write_dsr(EUR_JANUARY_2020, GOOD)), "--eur-rate", rate)
+
+
+class TestSignals:
+    """The command catches SIGINT and SIGTERM; the signals here are real, sent to this process at
+    a chosen point: before a file's commit it is rolled back, during its commit it stays."""
+
+    @pytest.fixture
+    def signal_at(self, monkeypatch):
+        def send_when_called(module, function_name: str, signum: int) -> None:
+            function = getattr(module, function_name)
+
+            def sending(*args, **kwargs):
+                os.kill(os.getpid(), signum)
+                return function(*args, **kwargs)
+
+            monkeypatch.setattr(module, function_name, sending)
+
+        return send_when_called
+
+    def test_a_signal_before_the_commit_rolls_the_file_back_and_exits_128_plus_its_number(self, write_dsr, signal_at, capsys):
+        from dsrs import usage_storage
+
+        first, second = write_dsr(EUR_JANUARY_2020, GOOD), write_dsr(NOK_JANUARY_2020, GOOD)
+        signal_at(usage_storage, "take_turn_to_commit", signal.SIGTERM)
+
+        with pytest.raises(CommandError, match="^interrupted: 2 of 2 files not ingested$") as raised:
+            call_command("ingest_dsr", str(first), str(second))
+
+        assert raised.value.returncode == 143
+        assert capsys.readouterr().err == f"{first}: interrupted by SIGTERM, rolled back: nothing of it is stored\n"
+        assert (DSR.objects.count(), usage_partitions()) == (0, [])
+
+    def test_a_signal_during_a_commit_lets_it_finish_and_stops_before_the_next_file(self, write_dsr, signal_at, capsys):
+        from dsrs import ingestion
+
+        first, second = write_dsr(EUR_JANUARY_2020, GOOD), write_dsr(NOK_JANUARY_2020, GOOD)
+        signal_at(ingestion, "_log_result", signal.SIGINT)
+
+        with pytest.raises(CommandError, match="^1 of 2 files not ingested$") as raised:
+            call_command("ingest_dsr", str(first), str(second))
+
+        assert raised.value.returncode == 1
+        dsr = DSR.objects.get()
+        out, err = capsys.readouterr()
+        assert out.splitlines()[0] == f"{first}: ingested as DSR {dsr.id}"
+        assert err == "interrupted by SIGINT: 1 of 2 files not started\n"
+        assert (dsr.status, usage_partitions()) == ("ingested", [f"dsrs_usage_{dsr.id}"])
+
+    def test_a_signal_during_the_last_commit_exits_zero(self, write_dsr, signal_at, capsys):
+        from dsrs import ingestion
+
+        signal_at(ingestion, "_log_result", signal.SIGINT)
+
+        call_command("ingest_dsr", str(write_dsr(EUR_JANUARY_2020, GOOD)))
+
+        assert capsys.readouterr().err == "interrupted by SIGINT after the last file was handled\n"
+        assert DSR.objects.get().status == "ingested"
+
+    def test_the_handlers_before_the_command_are_back_after_it(self, write_dsr):
+        call_command("ingest_dsr", str(write_dsr(EUR_JANUARY_2020, GOOD)))
+
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
 def test_progress_is_reported_until_the_whole_file_is_read(write_dsr):

@@ -5,7 +5,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from dsrs.ingestion import Progress, ingest_dsr
+from dsrs.ingest import interrupts
+from dsrs.ingestion import IngestResult, Progress, ingest_dsr
 from dsrs.rates import RATE_LIMIT, RATE_PLACES
 
 
@@ -38,27 +39,51 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, paths: list[Path], replace: bool, eur_rate: Decimal | None, **options):
+        """Exit status: 0 when every file ends up ingested (or was already), 1 otherwise, and
+        128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM) when a signal rolled the
+        current file back. A signal during a commit lets the commit finish: the file is reported,
+        the next files are not started, and the status is 0 or 1 as for any other run."""
         failures = 0
-        for path in paths:
-            on_progress = self._progress_bar(path) if sys.stderr.isatty() else None
-            result = ingest_dsr(path=path, replace=replace, eur_rate=eur_rate, on_progress=on_progress)
-            if on_progress:
-                sys.stderr.write("\r\033[K")
-            if result.ok:
-                self.stdout.write(result.message)
+        with interrupts.caught() as signals:
+            for done, path in enumerate(paths):
+                if signals.received is not None:
+                    self.stderr.write(f"interrupted by {signals.name}: {len(paths) - done} of {len(paths)} files not started")
+                    failures += len(paths) - done
+                    break
+                on_progress = self._progress_bar(path) if sys.stderr.isatty() else None
+                try:
+                    result = ingest_dsr(path=path, replace=replace, eur_rate=eur_rate, on_progress=on_progress)
+                except interrupts.Interrupted as interrupted:
+                    if on_progress:
+                        sys.stderr.write("\r\033[K")
+                    self.stderr.write(self.style.ERROR(f"{path}: interrupted by {interrupted}, rolled back: nothing of it is stored"))
+                    raise CommandError(
+                        f"interrupted: {failures + len(paths) - done} of {len(paths)} files not ingested",
+                        returncode=128 + interrupted.signum,
+                    ) from None
+                if on_progress:
+                    sys.stderr.write("\r\033[K")
+                failures += not result.ok
+                self._report(result)
             else:
-                failures += 1
-                self.stderr.write(self.style.ERROR(result.message))
-            if result.lines_read:
-                rate = result.lines_read / result.seconds if result.seconds else 0
-                self.stdout.write(
-                    f"  lines read {result.lines_read:,}, stored {result.lines_stored:,}, "
-                    f"rejected {result.lines_rejected:,} in {result.seconds:.1f} s ({rate:,.0f} lines/s)"
-                )
-            for rejection in (result.dsr.rejections if result.dsr else [])[:5]:
-                self.stdout.write(f"  rejected line {rejection['line']}: {rejection['reason']}")
+                if signals.received is not None:
+                    self.stderr.write(f"interrupted by {signals.name} after the last file was handled")
         if failures:
             raise CommandError(f"{failures} of {len(paths)} files not ingested")
+
+    def _report(self, result: IngestResult) -> None:
+        if result.ok:
+            self.stdout.write(result.message)
+        else:
+            self.stderr.write(self.style.ERROR(result.message))
+        if result.lines_read:
+            rate = result.lines_read / result.seconds if result.seconds else 0
+            self.stdout.write(
+                f"  lines read {result.lines_read:,}, stored {result.lines_stored:,}, "
+                f"rejected {result.lines_rejected:,} in {result.seconds:.1f} s ({rate:,.0f} lines/s)"
+            )
+        for rejection in (result.dsr.rejections if result.dsr else [])[:5]:
+            self.stdout.write(f"  rejected line {rejection['line']}: {rejection['reason']}")
 
     @staticmethod
     def _progress_bar(path: Path):
