@@ -23,7 +23,7 @@ from dsr_project.embedded_postgres import embedded_database_url
 
 PROJECT = Path(__file__).resolve().parents[2]
 # Enough lines for a COPY to last long enough to be caught and paused in it.
-BIG_FILE_LINES = 300_000
+BIG_FILE_LINES = 200_000
 
 
 def database_url() -> str:

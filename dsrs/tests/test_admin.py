@@ -383,3 +383,51 @@ def test_an_anonymous_visitor_is_sent_to_the_login_page(dsrs, client):
 
     assert (response.status_code, response["Location"]) == (302, f"/admin/login/?next={CHANGELIST}{dsrs[2].id}/delete/")
     assert DSR.objects.count() == 3
+
+
+# Logging in
+
+
+@pytest.fixture
+def staff_with_password(django_user_model, settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, for tests only
+    user = django_user_model.objects.create_user("clerk", password="right horse battery", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename="view_dsr"))
+    return user
+
+
+def log_in(client, username: str, password: str, address: str = "192.0.2.1"):
+    return client.post("/admin/login/?next=/admin/", {"username": username, "password": password}, REMOTE_ADDR=address)
+
+
+def test_the_admin_login_locks_a_user_out_after_five_wrong_passwords(client, staff_with_password):
+    for _ in range(4):
+        assert log_in(client, "clerk", "guess").status_code == 200  # the form again, with its error
+
+    response = log_in(client, "clerk", "guess")
+
+    assert response.status_code == 429
+    assert "Too many failed logins as “clerk” from your address: this login is locked for" in response.content.decode()
+    assert log_in(client, "clerk", "right horse battery").status_code == 429  # even the right one
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_lockout_holds_one_user_name_from_one_address_only(client, staff_with_password, django_user_model):
+    django_user_model.objects.create_user("other", password="other password", is_staff=True)
+    for _ in range(5):
+        log_in(client, "clerk", "guess")
+
+    assert log_in(client, "other", "other password").status_code == 302
+    client.logout()
+    assert log_in(client, "clerk", "right horse battery", address="198.51.100.7").status_code == 302
+
+
+def test_a_successful_login_clears_the_failures(client, staff_with_password):
+    for _ in range(4):
+        log_in(client, "clerk", "guess")
+    assert log_in(client, "clerk", "right horse battery").status_code == 302
+    client.logout()
+
+    for _ in range(4):
+        assert log_in(client, "clerk", "guess").status_code == 200
+    assert log_in(client, "clerk", "right horse battery").status_code == 302

@@ -13,7 +13,7 @@ from dsrs.deletion import DeletionBusy, delete_dsrs
 from dsrs.ingestion import ingest_dsr
 from dsrs.models import DSR
 
-from .processes import finish, observer, pause_in_copy, resume, usage_tables, write_big_dsr
+from .processes import BIG_FILE_LINES, finish, observer, pause_in_copy, resume, usage_tables, write_big_dsr
 
 pytestmark = [pytest.mark.usefixtures("committing_db"), pytest.mark.slow]
 
@@ -68,7 +68,7 @@ def test_a_stalled_ingest_blocks_neither_deletions_nor_readers(tmp_path, write_d
         code, out, err = finish(ingest)
 
         assert (code, err) == (0, "")
-        assert list(DSR.objects.values_list("status", "lines_stored")) == [("ingested", 300_000)]
+        assert list(DSR.objects.values_list("status", "lines_stored")) == [("ingested", BIG_FILE_LINES)]
         assert usage_tables(conn) == [f"dsrs_usage_{DSR.objects.get().id}"]
 
 
@@ -134,13 +134,13 @@ def test_the_same_file_twice_at_once_is_ingested_once_and_skipped_once(tmp_path,
         dsr = DSR.objects.get()
         assert [code for code, out, err in results] == [0, 0]
         assert messages(results) == [f"{path}: ingested as DSR {dsr.id}", f"{path}: skipped, this file is already ingested as DSR {dsr.id}"]
-        assert (dsr.status, dsr.lines_stored) == ("ingested", 300_000)
+        assert (dsr.status, dsr.lines_stored) == ("ingested", BIG_FILE_LINES)
         assert usage_tables(conn) == [f"dsrs_usage_{dsr.id}"]
 
 
 def test_two_files_of_one_report_at_once_ingest_one_and_refuse_the_other(tmp_path, processes):
     (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
-    first, second = str(write_big_dsr(tmp_path / "a" / BIG)), str(write_big_dsr(tmp_path / "b" / BIG, 300_001))
+    first, second = str(write_big_dsr(tmp_path / "a" / BIG)), str(write_big_dsr(tmp_path / "b" / BIG, BIG_FILE_LINES + 1))
 
     with observer() as conn:
         results = ingest_side_by_side(processes, conn, (first,), (second,))
@@ -162,7 +162,7 @@ def test_two_files_of_one_report_at_once_ingest_one_and_refuse_the_other(tmp_pat
 def test_two_replacements_of_a_report_at_once_replace_one_after_the_other(tmp_path, write_dsr, processes):
     original = ingest_dsr(path=write_dsr(BIG, ["id1\tt\ta\ti\t1\t2"])).dsr
     (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
-    first, second = str(write_big_dsr(tmp_path / "a" / BIG)), str(write_big_dsr(tmp_path / "b" / BIG, 300_001))
+    first, second = str(write_big_dsr(tmp_path / "a" / BIG)), str(write_big_dsr(tmp_path / "b" / BIG, BIG_FILE_LINES + 1))
 
     with observer() as conn:
         results = ingest_side_by_side(processes, conn, ("--replace", first), ("--replace", second))
@@ -174,5 +174,5 @@ def test_two_replacements_of_a_report_at_once_replace_one_after_the_other(tmp_pa
         )
         [earlier] = set(replacements) - {last.id}
         assert replacements == {earlier: original.id, last.id: earlier}  # as if one had run after the other
-        assert (last.status, last.lines_stored) == ("ingested", 300_000 if last.path == first else 300_001)
+        assert (last.status, last.lines_stored) == ("ingested", BIG_FILE_LINES if last.path == first else BIG_FILE_LINES + 1)
         assert usage_tables(conn) == [f"dsrs_usage_{last.id}"]
