@@ -5,9 +5,7 @@ test run reuse it instead of paying the start-up again. A command that finds it 
 it, and then reclaims the files a crash left behind (`reclaim_orphaned_files`).
 """
 
-import os
 import re
-import time
 import warnings
 from pathlib import Path
 

@@ -4,7 +4,6 @@ import re
 import threading
 import time
 
-import psycopg
 import pytest
 from django.db import connection
 
