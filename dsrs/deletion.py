@@ -15,7 +15,7 @@ from psycopg import errors
 from dsrs import usage_storage
 from dsrs.models import DSR
 
-PATIENCE_SECONDS = 10.0  # below the 30 s after which gunicorn kills a request
+PATIENCE_SECONDS = 10.0  # an admin request; far below gunicorn's timeout (120 s in the Dockerfile)
 PAUSE_SECONDS = 0.1  # between tries: lets the readers queued meanwhile pass
 
 

@@ -77,7 +77,11 @@ def ingest_dsr(
     eur_rate: Decimal | None = None,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> IngestResult:
-    result = _ingest_dsr(path=path, replace=replace, eur_rate=eur_rate, on_progress=on_progress)
+    try:
+        result = _ingest_dsr(path=path, replace=replace, eur_rate=eur_rate, on_progress=on_progress)
+    except (DatabaseError, psycopg.Error) as error:  # before a failure could be recorded: the database is gone
+        _drop_broken_connection()
+        result = IngestResult(path, Outcome.FAILED, f"{path}: {_one_line(error)} (not recorded)")
     _log_result(result)
     return result
 

@@ -99,3 +99,18 @@ def test_reclaiming_never_touches_the_files_of_a_transaction_still_running(scrat
 
         loading.commit()
         assert loading.execute("SELECT count(*) FROM being_loaded").fetchone() == (10000,)
+
+
+def test_with_the_server_down_each_file_fails_with_one_line_and_the_command_goes_on(scratch_server, processes, tmp_path, write_dsr):
+    url = scratch_server.new_database()
+    first, second = write_dsr(NAME, ["id1\tt\ta\ti\t1\t2"]), write_dsr("Spotify_SpotifyPremium_ES_EUR_20200101-20200131.tsv", ["id1\tt\ta\ti\t1\t2"])
+    scratch_server.crash()
+    try:
+        code, out, err = finish(processes("ingest_dsr", str(first), str(second), url=url, app_name="no-server"))
+    finally:
+        scratch_server.start()
+
+    *failures, summary = err.splitlines()
+    assert (code, summary) == (1, "CommandError: 2 of 2 files not ingested")
+    assert [line.split(": database error: ")[0] for line in failures] == [str(first), str(second)]
+    assert all(line.endswith("(not recorded)") for line in failures)
