@@ -107,10 +107,18 @@ def logging_config(log_format: str, level: str) -> dict:
         },
         "handlers": {
             "stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "json"},
+            "stderr": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr"},
             # Rather than no handler: Python would then print warnings on stderr by itself.
             "discard": {"class": "logging.NullHandler"},
         },
-        "loggers": {"dsrs": {"handlers": ["stdout" if log_format == "json" else "discard"], "level": level, "propagate": False}},
+        "loggers": {
+            "dsrs": {"handlers": ["stdout" if log_format == "json" else "discard"], "level": level, "propagate": False},
+            # Every server error with its traceback (Django logs them nowhere else without DEBUG).
+            "django.request": {"handlers": ["stdout" if log_format == "json" else "stderr"], "level": "ERROR", "propagate": False},
+            # The driver's warnings (e.g. after a lost connection), which would otherwise be bare
+            # text on stderr: a record for log collectors; for people, the report says it already.
+            "psycopg": {"handlers": ["stdout" if log_format == "json" else "discard"], "level": "WARNING", "propagate": False},
+        },
     }
 
 
@@ -127,6 +135,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     # Swagger UI's files, served from STATIC_ROOT like the admin's: /api/docs/ needs no CDN.
     "drf_spectacular_sidecar",
+    "axes",
     "dsrs",
 ]
 
@@ -140,7 +149,18 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
+
+# The admin login, throttled by django-axes: after AXES_FAILURE_LIMIT wrong passwords for one
+# user name from one address, that pair is locked out for AXES_COOLOFF_TIME (in hours), even
+# with the right password; a successful login clears the count.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = 1
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/login_locked.html"
 
 ROOT_URLCONF = "dsr_project.urls"
 WSGI_APPLICATION = "dsr_project.wsgi.application"

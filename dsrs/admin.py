@@ -11,18 +11,20 @@ partitions exist to avoid. The confirmation pages count the lines from `lines_st
 
 from pathlib import PurePath
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected as django_delete_selected
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.timezone import localtime
 from django.utils.html import format_html, format_html_join
 
 from dsrs.charts import revenue_concentration_chart
 from dsrs.concentration import revenue_concentration
-from dsrs.deletion import delete_dsrs
+from dsrs.deletion import DeletionBusy, delete_dsrs
 from dsrs.rates import newest_ecb_date
 from dsrs.models import DSR, Currency, EcbRate, EcbRateUpdate, Territory
 
@@ -241,7 +243,20 @@ class DSRAdmin(ReadOnlyAdmin):
     def delete_selected(self, request, queryset):
         # Django's own action (confirmation page, permission check, log entries), named like it so
         # that its confirmation template posts back here; it deletes through the hooks below.
-        return django_delete_selected(self, request, queryset)
+        # Atomic, as Django makes the delete page: no log entry stays for a deletion that failed.
+        try:
+            with transaction.atomic():
+                return django_delete_selected(self, request, queryset)
+        except DeletionBusy as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return None  # back to the list
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except DeletionBusy as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:dsrs_dsr_change", args=[object_id], current_app=self.admin_site.name))
 
     def get_deleted_objects(self, objs, request):
         """What the confirmation pages list: each DSR with its line count, and the totals."""

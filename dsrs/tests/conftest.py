@@ -1,4 +1,5 @@
 import gzip
+import tempfile
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -122,3 +123,49 @@ def small_catalogue(write_dsr) -> SmallCatalogue:
         ),
         es_youtube=ingest("YouTube_YouTubeMusic_ES_EUR_20200101-20200131.tsv", ["A\tYT A\tYT Artist\tYTISRC\t8\t20"]),
     )
+
+
+
+@pytest.fixture
+def committing_db(committed_db):
+    """For tests whose work is committed, by other processes or threads: afterwards any usage
+    table left behind is dropped, and committed_db deletes the DSRs. (Not a flush and serialized
+    rollback: restoring the 221,702 ECB rates after each test would take longer than the tests.)"""
+    yield
+    with connection.cursor() as cursor:
+        for table in usage_partitions():
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+@pytest.fixture
+def processes():
+    """Start `manage.py` commands in processes of their own (see processes.py); any still
+    running at the end is killed."""
+    from . import processes as helpers
+
+    started = []
+
+    def start(*args: str, **options):
+        process = helpers.manage(*args, **options)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
+@pytest.fixture(scope="session")
+def scratch_server():
+    """A PostgreSQL server of the tests' own, set up as the embedded one, for tests that crash it.
+
+    Not under pytest's temporary folder: when run as root the server runs as another user, who
+    must traverse the folder's parents, and each pytest session starting on the machine makes
+    /tmp/pytest-of-root private again."""
+    from .processes import ScratchServer
+
+    server = ScratchServer(Path(tempfile.mkdtemp(prefix="dsr-scratch-server-")))
+    yield server
+    server.remove()

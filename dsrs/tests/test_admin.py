@@ -281,6 +281,33 @@ def test_deleting_drops_partitions_and_never_reads_or_deletes_usage_rows(dsrs, d
     ]
 
 
+@pytest.fixture
+def lines_kept_busy(monkeypatch):
+    """A query in another session keeps reading dsrs_usage, beyond the deletion's patience."""
+    from dsrs import deletion
+
+    from .processes import observer
+
+    monkeypatch.setattr(deletion, "PATIENCE_SECONDS", 0.2)
+    with observer() as long_query:
+        long_query.execute("BEGIN")
+        long_query.execute("SELECT count(*) FROM dsrs_usage")
+        yield
+        long_query.execute("ROLLBACK")
+
+
+def test_the_action_says_when_running_queries_keep_it_from_deleting(dsrs, deleter, lines_kept_busy):
+    nok, eur, gbp = dsrs
+
+    response = deleter.post(CHANGELIST, action([nok.id, gbp.id], confirmed=True), follow=True)
+
+    assert [str(m) for m in response.context["messages"]] == [
+        f"DSRs {nok.id}, {gbp.id} not deleted: queries kept reading usage lines for 0.2 s; try again later"
+    ]
+    assert DSR.objects.count() == 3 and usage_count() == 9
+    assert LogEntry.objects.count() == 0
+
+
 # Deleting with the button on the detail page
 
 
@@ -306,6 +333,18 @@ def test_the_confirmed_delete_page_deletes_the_dsr_and_its_usage_lines_only(dsrs
     assert usage_partitions() == [f"dsrs_usage_{nok.id}", f"dsrs_usage_{eur.id}"]
     assert stored_lines(gbp.id) == []
     assert (len(stored_lines(nok.id)), len(stored_lines(eur.id))) == (2, 3)
+
+
+def test_the_delete_page_says_when_running_queries_keep_it_from_deleting(dsrs, deleter, lines_kept_busy):
+    gbp = dsrs[2]
+
+    response = deleter.post(f"{CHANGELIST}{gbp.id}/delete/", {"post": "yes"})
+
+    assert (response.status_code, response["Location"]) == (302, f"{CHANGELIST}{gbp.id}/change/")
+    messages = [str(m) for m in deleter.get(response["Location"]).context["messages"]]
+    assert messages == [f"DSR {gbp.id} not deleted: queries kept reading usage lines for 0.2 s; try again later"]
+    assert DSR.objects.count() == 3 and usage_count() == 9
+    assert LogEntry.objects.count() == 0
 
 
 # Who may delete
@@ -354,3 +393,51 @@ def test_an_anonymous_visitor_is_sent_to_the_login_page(dsrs, client):
 
     assert (response.status_code, response["Location"]) == (302, f"/admin/login/?next={CHANGELIST}{dsrs[2].id}/delete/")
     assert DSR.objects.count() == 3
+
+
+# Logging in
+
+
+@pytest.fixture
+def staff_with_password(django_user_model, settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, for tests only
+    user = django_user_model.objects.create_user("clerk", password="right horse battery", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename="view_dsr"))
+    return user
+
+
+def log_in(client, username: str, password: str, address: str = "192.0.2.1"):
+    return client.post("/admin/login/?next=/admin/", {"username": username, "password": password}, REMOTE_ADDR=address)
+
+
+def test_the_admin_login_locks_a_user_out_after_five_wrong_passwords(client, staff_with_password):
+    for _ in range(4):
+        assert log_in(client, "clerk", "guess").status_code == 200  # the form again, with its error
+
+    response = log_in(client, "clerk", "guess")
+
+    assert response.status_code == 429
+    assert "Too many failed logins as “clerk” from your address: this login is locked for" in response.content.decode()
+    assert log_in(client, "clerk", "right horse battery").status_code == 429  # even the right one
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_lockout_holds_one_user_name_from_one_address_only(client, staff_with_password, django_user_model):
+    django_user_model.objects.create_user("other", password="other password", is_staff=True)
+    for _ in range(5):
+        log_in(client, "clerk", "guess")
+
+    assert log_in(client, "other", "other password").status_code == 302
+    client.logout()
+    assert log_in(client, "clerk", "right horse battery", address="198.51.100.7").status_code == 302
+
+
+def test_a_successful_login_clears_the_failures(client, staff_with_password):
+    for _ in range(4):
+        log_in(client, "clerk", "guess")
+    assert log_in(client, "clerk", "right horse battery").status_code == 302
+    client.logout()
+
+    for _ in range(4):
+        assert log_in(client, "clerk", "guess").status_code == 200
+    assert log_in(client, "clerk", "right horse battery").status_code == 302

@@ -39,7 +39,9 @@ def test_a_dsr_without_society_shows_null(client, small_catalogue):
     assert client.get(f"/dsrs/{small_catalogue.es_spotify}").json()["society"] is None
 
 
-@pytest.mark.parametrize("id", ["0", "12345", "99999999999999999999999", "-1", "abc", "1.0", "١"])
+@pytest.mark.parametrize(
+    "id", ["0", "12345", "99999999999999999999999", "9" * 4301, "-1", "abc", "1.0", "\u0661", "%2B1", "%201", "\uff11"]
+)
 def test_an_unknown_id_is_a_json_404(client, small_catalogue, id):
     response = client.get(f"/dsrs/{id}")
 

@@ -117,8 +117,15 @@ def test_a_date_time_is_taken_as_its_calendar_date(client, small_catalogue, peri
     assert ranking(get(client, f"100?{period}")) == [("Spotify", "A"), ("Spotify", "E")]
 
 
-def test_empty_parameters_are_ignored(client, small_catalogue):
-    assert ranking(get(client, "100?territory=&period_start=&period_end=")) == ranking(get(client, "100"))
+def test_an_empty_territory_is_ignored(client, small_catalogue):
+    assert ranking(get(client, "100?territory=")) == ranking(get(client, "100"))
+
+
+@pytest.mark.parametrize("name", ["period_start", "period_end"])
+def test_an_empty_date_is_a_400_as_the_contracts_date_time_format_says(client, name):
+    response = get(client, f"100?{name}=")
+
+    assert (response.status_code, response.json()) == (400, {name: [DATE_MESSAGE]})
 
 
 def test_an_empty_database_gives_an_empty_array(client):
@@ -135,6 +142,13 @@ def test_an_empty_database_gives_an_empty_array(client):
         ("-5", "Ensure this value is greater than or equal to 1."),
         ("ten", "A valid integer is required."),
         ("1.5", "A valid integer is required."),
+        ("%2B10", "A valid integer is required."),
+        ("%2010", "A valid integer is required."),
+        ("10%20", "A valid integer is required."),
+        ("%D9%A1%D9%A0", "A valid integer is required."),  # Arabic-Indic 10
+        ("%EF%BC%91%EF%BC%90", "A valid integer is required."),  # fullwidth 10
+        ("1e1", "A valid integer is required."),
+        ("9" * 4301, "String value too large."),
     ],
 )
 def test_a_number_outside_1_to_100_is_a_400_naming_it(client, number, message):
@@ -147,7 +161,19 @@ def test_a_number_outside_1_to_100_is_a_400_naming_it(client, number, message):
 DATE_MESSAGE = "Enter a date (2020-01-31) or a date-time (2020-01-31T00:00:00Z)."
 
 
-@pytest.mark.parametrize("value", ["yesterday", "2020-13-01", "2020-02-30", "2020-01-01T25:00:00Z", "01/02/2020", "2020-01-01X"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "yesterday",
+        "2020-13-01",
+        "2020-02-30",
+        "2020-01-01T25:00:00Z",
+        "01/02/2020",
+        "2020-01-01X",
+        "%D9%A2%D9%A0%D9%A2%D9%A0-%D9%A0%D9%A1-%D9%A0%D9%A1",  # 2020-01-01 in Arabic-Indic digits
+        "%00",
+    ],
+)
 @pytest.mark.parametrize("name", ["period_start", "period_end"])
 def test_a_malformed_date_is_a_400_naming_the_parameter(client, name, value):
     response = get(client, f"10?{name}={value}")

@@ -47,6 +47,9 @@ def test_it_accepts_a_one_day_period():
         ("Spotify_Spotify-Duo_NO_NOK_20200101-20200131.tsv", "does not match"),  # not alphanumeric
         ("Spotify_SpotifyDuo_NO_NOK_2020011-20200131.tsv", "does not match"),  # 7-digit date
         ("Spotify_SpotifyDuo_NO_NOK_20200101_20200131.tsv", "does not match"),  # no dash
+        ("Spotify_SpotifyDuo_NO_NOK_\u0662\u0660\u0662\u0660\u0660\u0661\u0660\u0661-20200131.tsv", "does not match"),  # Arabic-Indic
+        ("Spotify_SpotifyDuo_NO_NOK_20200101-\uff12\uff10\uff12\uff10\uff10\uff11\uff13\uff11.tsv", "does not match"),  # fullwidth
+        ("Spotify\u00c9_SpotifyDuo_NO_NOK_20200101-20200131.tsv", "does not match"),  # not ASCII
         ("Spotify_SpotifyDuo_NO_NOK_20200101-20200131.csv", "does not match"),  # extension
         ("Spotify_SpotifyDuo_NO_NOK_20200101-20200131.tsv.zip", "does not match"),
         ("Spotify_SpotifyDuo_NO_NOK_20200101-20200131", "does not match"),

@@ -1,4 +1,6 @@
 import gzip
+import os
+import signal
 from decimal import Decimal
 from pathlib import Path
 
@@ -99,7 +101,7 @@ def test_rejected_lines_are_counted_and_reported_but_not_stored(write_dsr, setti
     dsr = result.dsr
     assert (dsr.status, dsr.lines_read, dsr.lines_stored, dsr.lines_rejected) == ("ingested", 4, 2, 2)
     assert dsr.rejections == [
-        {"line": 3, "reason": "usages '-1' is not a non-negative integer"},
+        {"line": 3, "reason": "usages '-1' is not an unsigned integer (digits 0-9)"},
         {"line": 4, "reason": "invalid UTF-8 at byte 5"},
     ]
     assert [line[0] for line in stored_lines(dsr.id)] == ["id1", "id4"]
@@ -123,7 +125,7 @@ def test_a_file_over_the_rejection_ratio_fails_whole(write_dsr):
     assert result.outcome == Outcome.FAILED
     assert result.message == (
         f"{path}: 2 of 100 lines rejected (2.00%), more than DSR_MAX_REJECTED_RATIO (1.00%); "
-        "first: line 100: usages 'x' is not a non-negative integer"
+        "first: line 100: usages 'x' is not an unsigned integer (digits 0-9)"
     )
     dsr = DSR.objects.get()
     assert (dsr.status, dsr.error, dsr.lines_read, dsr.lines_stored, dsr.lines_rejected) == ("failed", result.message, 100, 0, 2)
@@ -192,7 +194,7 @@ def test_a_corrupt_gzip_fails_and_stores_nothing(tmp_path):
 
     result = ingest_dsr(path=path)
 
-    assert result.message == f"{path}: not a readable gzip file (Error -1 Invalid deflate block found) after line 1"
+    assert result.message == f"{path}: not a readable gzip file (Error -1 Invalid deflate block found)"
     assert (DSR.objects.get().status, usage_partitions()) == ("failed", [])
 
 
@@ -202,7 +204,7 @@ def test_a_gz_name_on_a_plain_file_fails(write_dsr, tmp_path):
 
     result = ingest_dsr(path=path)
 
-    assert result.message == f"{path}: not a readable gzip file (Not a gzipped file (b'ds')) after line 1"
+    assert result.message == f"{path}: not a readable gzip file (Not a gzipped file (b'ds'))"
 
 
 def test_a_missing_file_fails(tmp_path):
@@ -381,10 +383,73 @@ class TestCommand:
 
         assert "skipped, this file is already ingested as DSR" in capsys.readouterr().out
 
-    @pytest.mark.parametrize("rate", ["0", "-1", "abc", "nan"])
+    @pytest.mark.parametrize("rate", ["0", "-1", "abc", "nan", "inf", "\u0661\u0660", "1_0", " 10", "1e1000"])
     def test_it_rejects_a_bad_eur_rate(self, write_dsr, rate):
         with pytest.raises(CommandError, match="argument --eur-rate: invalid positive_decimal value"):
             call_command("ingest_dsr", str(write_dsr(EUR_JANUARY_2020, GOOD)), "--eur-rate", rate)
+
+
+class TestSignals:
+    """The command catches SIGINT and SIGTERM; the signals here are real, sent to this process at
+    a chosen point: before a file's commit it is rolled back, during its commit it stays."""
+
+    @pytest.fixture
+    def signal_at(self, monkeypatch):
+        def send_when_called(module, function_name: str, signum: int) -> None:
+            function = getattr(module, function_name)
+
+            def sending(*args, **kwargs):
+                os.kill(os.getpid(), signum)
+                return function(*args, **kwargs)
+
+            monkeypatch.setattr(module, function_name, sending)
+
+        return send_when_called
+
+    def test_a_signal_before_the_commit_rolls_the_file_back_and_exits_128_plus_its_number(self, write_dsr, signal_at, capsys):
+        from dsrs import usage_storage
+
+        first, second = write_dsr(EUR_JANUARY_2020, GOOD), write_dsr(NOK_JANUARY_2020, GOOD)
+        signal_at(usage_storage, "take_turn_to_commit", signal.SIGTERM)
+
+        with pytest.raises(CommandError, match="^interrupted: 2 of 2 files not ingested$") as raised:
+            call_command("ingest_dsr", str(first), str(second))
+
+        assert raised.value.returncode == 143
+        assert capsys.readouterr().err == f"{first}: interrupted by SIGTERM, rolled back: nothing of it is stored\n"
+        assert (DSR.objects.count(), usage_partitions()) == (0, [])
+
+    def test_a_signal_during_a_commit_lets_it_finish_and_stops_before_the_next_file(self, write_dsr, signal_at, capsys):
+        from dsrs import ingestion
+
+        first, second = write_dsr(EUR_JANUARY_2020, GOOD), write_dsr(NOK_JANUARY_2020, GOOD)
+        signal_at(ingestion, "_log_result", signal.SIGINT)
+
+        with pytest.raises(CommandError, match="^1 of 2 files not ingested$") as raised:
+            call_command("ingest_dsr", str(first), str(second))
+
+        assert raised.value.returncode == 1
+        dsr = DSR.objects.get()
+        out, err = capsys.readouterr()
+        assert out.splitlines()[0] == f"{first}: ingested as DSR {dsr.id}"
+        assert err == "interrupted by SIGINT: 1 of 2 files not started\n"
+        assert (dsr.status, usage_partitions()) == ("ingested", [f"dsrs_usage_{dsr.id}"])
+
+    def test_a_signal_during_the_last_commit_exits_zero(self, write_dsr, signal_at, capsys):
+        from dsrs import ingestion
+
+        signal_at(ingestion, "_log_result", signal.SIGINT)
+
+        call_command("ingest_dsr", str(write_dsr(EUR_JANUARY_2020, GOOD)))
+
+        assert capsys.readouterr().err == "interrupted by SIGINT after the last file was handled\n"
+        assert DSR.objects.get().status == "ingested"
+
+    def test_the_handlers_before_the_command_are_back_after_it(self, write_dsr):
+        call_command("ingest_dsr", str(write_dsr(EUR_JANUARY_2020, GOOD)))
+
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
 def test_progress_is_reported_until_the_whole_file_is_read(write_dsr):
@@ -418,3 +483,60 @@ def test_a_line_longer_than_a_read_block_is_stored_whole(write_dsr):
     dsr = ingest_dsr(path=path).dsr
 
     assert [(line[0], len(line[1])) for line in stored_lines(dsr.id)] == [("id1", 8), ("id2", 8), ("id9", 300_000)]
+
+
+def test_a_line_longer_than_the_limit_is_rejected_and_the_others_are_stored(write_dsr, settings):
+    settings.DSR_MAX_REJECTED_RATIO = 0.5
+    path = write_dsr(NOK_JANUARY_2020, [GOOD[0], "id9\t" + "la " * 400_000 + "\ta\ti\t1\t2", GOOD[1]])
+
+    dsr = ingest_dsr(path=path).dsr
+
+    assert (dsr.status, dsr.lines_read, dsr.lines_stored) == ("ingested", 3, 2)
+    assert dsr.rejections == [{"line": 3, "reason": "longer than the limit of 1,048,576 bytes"}]
+    assert [line[0] for line in stored_lines(dsr.id)] == ["id1", "id2"]
+
+
+def test_a_file_without_a_line_end_fails_at_its_header_without_reading_on(tmp_path):
+    path = tmp_path / NOK_JANUARY_2020
+    compressed = gzip.compress(b"x" * 50_000_000)
+    path.write_bytes(compressed[: len(compressed) // 2])  # a broken end, which is never reached
+
+    result = ingest_dsr(path=path)
+
+    assert result.message.startswith(f"{path}: line 1: expected the header 'dsp_id title artists isrc usages revenue' (tab-separated), found 'xxx")
+    assert DSR.objects.get().status == "failed"
+
+
+def test_after_a_copy_error_the_counts_are_those_of_the_lines_handed_to_copy_and_no_reader_thread_runs(write_dsr, monkeypatch):
+    import threading
+
+    import psycopg
+
+    from dsrs import ingestion, usage_storage
+
+    path = write_dsr(NOK_JANUARY_2020, [f"id{i}\ttitle {i}\tartist\tisrc\t{i}\t{i}.5" for i in range(100_000)])
+    handed_over = []
+
+    def copy_failing_at_the_fourth_chunk(dsr_id, chunks):
+        for chunk in chunks:
+            handed_over.append(chunk.count(b"\n"))
+            if len(handed_over) == 4:
+                raise psycopg.errors.QueryCanceled("canceling statement due to statement timeout")
+
+    threads_while_recording = []
+    record_failure = ingestion._record_failure
+
+    def spying_record_failure(*args):
+        threads_while_recording.extend(t.name for t in threading.enumerate() if t.name.startswith("dsr-"))
+        return record_failure(*args)
+
+    monkeypatch.setattr(usage_storage, "load_partition", copy_failing_at_the_fourth_chunk)
+    monkeypatch.setattr(ingestion, "_record_failure", spying_record_failure)
+
+    result = ingest_dsr(path=path)
+
+    assert result.message == f"{path}: database error: canceling statement due to statement timeout"
+    assert threads_while_recording == []
+    dsr = DSR.objects.get()
+    assert (dsr.status, dsr.lines_read, dsr.lines_stored) == ("failed", sum(handed_over), 0)
+    assert 0 < dsr.lines_read < 100_000

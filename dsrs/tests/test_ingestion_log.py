@@ -113,3 +113,19 @@ def test_with_log_format_text_the_command_tells_each_file_once(write_dsr, log_fo
     assert out[0].startswith(f"{good}: ingested as DSR ")
     assert out[1].startswith("  lines read 1, stored 1, rejected 0 in ")
     assert output.err == f"{bad}: file name does not match {EXPECTED}\n"
+
+
+def test_a_server_error_is_logged_with_its_traceback(client, log_format, capsys, monkeypatch):
+    from dsrs import views
+
+    def broken_selector(**filters):
+        raise OverflowError("a bug")
+
+    log_format("json")
+    monkeypatch.setattr(views, "top_percentile_json", broken_selector)
+    client.raise_request_exception = False
+
+    assert client.get("/resources/percentile/10").status_code == 500
+    [entry] = json_records(capsys.readouterr().out)
+    assert (entry["level"], entry["logger"], entry["message"]) == ("ERROR", "django.request", "Internal Server Error: /resources/percentile/10")
+    assert entry["exc_info"].endswith("OverflowError: a bug")

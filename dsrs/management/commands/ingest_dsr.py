@@ -4,24 +4,28 @@ The outcome of each file is told once: as a report for people (LOG_FORMAT=text),
 ingestion service's JSON log records (LOG_FORMAT=json, for log collectors).
 """
 
+import re
 import sys
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from dsrs.ingest import interrupts
 from dsrs.ingestion import IngestResult, Progress, ingest_dsr
+from dsrs.rates import RATE_LIMIT, RATE_PLACES
+
+
+# ASCII digits only: Decimal() alone also takes other scripts' digits, underscores and spaces.
+DECIMAL = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
 
 
 def positive_decimal(text: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        value = Decimal(0)
-    if not value.is_finite() or value <= 0:
+    """A rate that DSR.eur_rate holds: neither rounded to 0 nor overflowing."""
+    if not DECIMAL.fullmatch(text) or not RATE_PLACES <= Decimal(text) < RATE_LIMIT:
         raise ValueError(text)
-    return value
+    return Decimal(text)
 
 
 class Command(BaseCommand):
@@ -38,21 +42,42 @@ class Command(BaseCommand):
             "--eur-rate",
             type=positive_decimal,
             metavar="X",
-            help="units of the file's currency per 1 EUR, instead of the mean ECB rate over its period",
+            help="units of the file's currency per 1 EUR (0.0000000001 to below 10^14), instead of the mean ECB rate over its period",
         )
 
     def handle(self, *args, paths: list[Path], replace: bool, eur_rate: Decimal | None, **options):
+        """Exit status: 0 when every file ends up ingested (or was already), 1 otherwise, and
+        128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM) when a signal rolled the
+        current file back. A signal during a commit lets the commit finish: the file is reported,
+        the next files are not started, and the status is 0 or 1 as for any other run."""
         # With LOG_FORMAT=json the service's log records (one JSON line per file) are the report.
         for_people = settings.LOG_FORMAT == "text"
         failures = 0
-        for path in paths:
-            on_progress = self._progress_bar(path) if sys.stderr.isatty() else None
-            result = ingest_dsr(path=path, replace=replace, eur_rate=eur_rate, on_progress=on_progress)
-            if on_progress:
-                sys.stderr.write("\r\033[K")
-            failures += not result.ok
-            if for_people:
-                self._report(result)
+        with interrupts.caught() as signals:
+            for done, path in enumerate(paths):
+                if signals.received is not None:
+                    self.stderr.write(f"interrupted by {signals.name}: {len(paths) - done} of {len(paths)} files not started")
+                    failures += len(paths) - done
+                    break
+                on_progress = self._progress_bar(path) if sys.stderr.isatty() else None
+                try:
+                    result = ingest_dsr(path=path, replace=replace, eur_rate=eur_rate, on_progress=on_progress)
+                except interrupts.Interrupted as interrupted:
+                    if on_progress:
+                        sys.stderr.write("\r\033[K")
+                    self.stderr.write(self.style.ERROR(f"{path}: interrupted by {interrupted}, rolled back: nothing of it is stored"))
+                    raise CommandError(
+                        f"interrupted: {failures + len(paths) - done} of {len(paths)} files not ingested",
+                        returncode=128 + interrupted.signum,
+                    ) from None
+                if on_progress:
+                    sys.stderr.write("\r\033[K")
+                failures += not result.ok
+                if for_people:
+                    self._report(result)
+            else:
+                if signals.received is not None:
+                    self.stderr.write(f"interrupted by {signals.name} after the last file was handled")
         if failures:
             raise CommandError(f"{failures} of {len(paths)} files not ingested")
 
