@@ -102,6 +102,7 @@ def committing_db(django_db_serialized_rollback, transactional_db):
     are emptied, the reference data restored and the usage tables dropped."""
     yield
     with connection.cursor() as cursor:
+        cursor.execute("RESET statement_timeout")  # which a test may have set on the session
         for table in usage_partitions():
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
