@@ -133,6 +133,7 @@ def committing_db(committed_db):
     rollback: restoring the 221,702 ECB rates after each test would take longer than the tests.)"""
     yield
     with connection.cursor() as cursor:
+        cursor.execute("RESET statement_timeout")  # which a test may have set on the session
         for table in usage_partitions():
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
 

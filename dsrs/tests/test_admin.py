@@ -289,6 +289,8 @@ def lines_kept_busy(monkeypatch):
     from .processes import observer
 
     monkeypatch.setattr(deletion, "PATIENCE_SECONDS", 0.2)
+    with connection.cursor() as cursor:
+        cursor.execute("SET statement_timeout = '5s'")  # a deletion that waits fails instead of hanging
     with observer() as long_query:
         long_query.execute("BEGIN")
         long_query.execute("SELECT count(*) FROM dsrs_usage")

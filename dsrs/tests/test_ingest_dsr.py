@@ -399,6 +399,8 @@ class TestSignals:
             function = getattr(module, function_name)
 
             def sending(*args, **kwargs):
+                # Python's own handlers would stop the test run itself (SIGINT) or kill it (SIGTERM).
+                assert signal.getsignal(signum) not in (signal.default_int_handler, signal.SIG_DFL), "the signal is not caught"
                 os.kill(os.getpid(), signum)
                 return function(*args, **kwargs)
 
