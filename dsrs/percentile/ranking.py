@@ -206,8 +206,6 @@ class _Bucket:
     def histogram(self) -> Histogram:
         with self.connection.cursor() as cursor:
             cursor.execute(_SUM_RESOURCES.format(lines=self._lines(self._units_columns)))
-            # The temporary table has no statistics; step 2 joins it with millions of lines.
-            cursor.execute("ANALYZE percentile_resources")
             cursor.execute(
                 _HISTOGRAM.format(exact_units=sql.SQL(self.arithmetic.exact.format("units"))),
                 {"classes_per_e": CLASSES_PER_E},
@@ -222,6 +220,9 @@ class _Bucket:
         """This bucket's resources of class `cut` and above, sorted by rank, with their details."""
         if cut is None:  # no resource with revenue
             return iter(())
+        with self.connection.cursor() as statistics:
+            # The temporary table has no statistics, and this joins it with millions of lines.
+            statistics.execute("ANALYZE percentile_resources")
         cursor = self.connection.cursor(name=f"percentile_head_{self.bucket}")
         cursor.itersize = FETCH_ROWS
         cursor.execute(self.candidates_statement(), {"cut": cut, "classes_per_e": CLASSES_PER_E})
