@@ -20,11 +20,12 @@ SMALL = "Spotify_SpotifyPremium_ES_EUR_20200101-20200131.tsv"
 def test_a_statement_timeout_inside_copy_fails_the_file_and_the_next_file_is_ingested(tmp_path, write_dsr, processes):
     big = write_big_dsr(tmp_path / BIG)
     small = write_dsr(SMALL, ["id1\tt\ta\ti\t1\t2"])
-    ingest = processes("ingest_dsr", str(big), str(small), app_name="timeout", extra_env={"PGOPTIONS": "-c statement_timeout=1000"})
+    ingest = processes("ingest_dsr", str(big), str(small), app_name="timeout", extra_env={"PGOPTIONS": "-c statement_timeout=3000"})
 
     with observer() as conn:
         pause_in_copy(conn, ingest, "timeout")
-        time.sleep(1.5)  # the COPY now waits for its data past the timeout
+        time.sleep(3.5)  # the COPY now waits for its data past the timeout (3 s: no other statement
+        # of the command comes near it, even a commit waiting for a slow disk)
         resume(ingest)
         code, out, err = finish(ingest)
 
