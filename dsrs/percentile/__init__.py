@@ -60,12 +60,21 @@ def top_percentile_json(
             yield b"[]"
             return
         dsr_ids = [dsr.id for dsr in dsrs]
+        streamed = False
         try:
             with cache.computing(dsr_ids):
                 kept = cache.answer(dsr_ids, number)
                 if kept is not None:
                     break
                 ranking = Ranking(dsrs, number, settings.PERCENTILE_WORKERS)
+                if ranking.candidates is None:
+                    # N=100, whose size is known only at its end: streamed under the lock, so that
+                    # the same request meanwhile waits and then reads it, if it was kept.
+                    with ranking:
+                        for piece in _json_array(_keeping_when_small(dsr_ids, ranking)):
+                            streamed = True
+                            yield piece
+                    return
                 if ranking.candidates <= settings.PERCENTILE_CACHE_RESOURCES:
                     with ranking:
                         cache.keep(dsr_ids, number, ranking.total, ranking.head())
@@ -73,7 +82,7 @@ def top_percentile_json(
             break
         except psycopg.errors.UndefinedTable:
             # A selected DSR was deleted before its lines were read: select again, once.
-            if attempt == 2:
+            if attempt == 2 or streamed:
                 raise
     if kept is not None:
         yield kept
@@ -81,7 +90,20 @@ def top_percentile_json(
     # Too large to keep: streamed as the buckets yield it, outside the lock, so that the API
     # process holds a piece at a time however many resources the answer has.
     with ranking:
-        yield from _json_array(resource for _before, resource in ranking.head())
+        yield from _json_array(_keeping_when_small(dsr_ids, ranking))
+
+
+def _keeping_when_small(dsr_ids: list[int], ranking: Ranking) -> Iterator[str]:
+    """The resources of the head, as streamed; an N=100 head found small enough is kept after."""
+    held = [] if ranking.number == 100 else None
+    for before, resource in ranking.head():
+        if held is not None:
+            held.append((before, resource))
+            if len(held) > settings.PERCENTILE_CACHE_RESOURCES:
+                held = None
+        yield resource
+    if held is not None:
+        cache.keep(dsr_ids, ranking.number, ranking.total, held)
 
 
 def top_percentile_resources(**filters) -> list[Resource]:

@@ -113,11 +113,16 @@ class Ranking:
     `total` and `candidates` (an upper bound of the head's size) are known; `head()` streams the head."""
 
     def __init__(self, dsrs: list[SelectedDsr], number: int, buckets: int):
-        self.number = number
+        self.dsrs, self.number, self.bucket_count = dsrs, number, buckets
         self.buckets: list[_Bucket] = []
         self.total = 0
         self.cut: int | None = None
-        self.candidates = 0
+        self.candidates: int | None = 0
+        if number == 100:
+            # Every resource with revenue is in the head: no cut to find, so no step 1; the
+            # buckets read their lines once, for the sums and the details at the same time.
+            self.candidates = None
+            return
         try:
             try:
                 histograms = self._sum(dsrs, buckets, FLOAT8)
@@ -143,7 +148,16 @@ class Ranking:
 
     def head(self) -> Iterator[tuple[int, str]]:
         """(revenue before, resource as JSON) of each resource of the head, in rank order."""
-        if self.candidates <= SMALL_HEAD:
+        if self.candidates is None:
+            try:
+                streams = self._every_resource(FLOAT8)
+            except (_BeyondFloat8, psycopg.errors.NumericValueOutOfRange):
+                streams = self._every_resource(NUMERIC)
+            before = 0
+            for before, (negative_units, *_key, resource) in self._cut(heapq.merge(*streams)):
+                yield before, resource
+                self.total = before - int(negative_units)  # all revenue, once every resource is out
+        elif self.candidates <= SMALL_HEAD:
             # The exact head first, from the buckets' sums alone; then its details in one
             # statement that reads each line once, on as many server cores as there are buckets.
             keys = self._in_parallel(lambda bucket: bucket.candidate_keys(self.cut))
@@ -165,10 +179,15 @@ class Ranking:
         UTF-8: that of the C collation the SQL sorts with)."""
         before = 0
         for row in ranked:
-            if 100 * before >= self.number * self.total:
+            if self.candidates is not None and 100 * before >= self.number * self.total:
                 return
             yield before, row
             before -= int(row[0])
+
+    def _every_resource(self, arithmetic: _Arithmetic) -> list[Iterator[tuple]]:
+        self.close()
+        self.buckets = [_Bucket(bucket, self.bucket_count, self.dsrs, arithmetic) for bucket in range(self.bucket_count)]
+        return self._in_parallel(lambda bucket: bucket.every_resource())
 
     def _sum(self, dsrs: list[SelectedDsr], buckets: int, arithmetic: _Arithmetic) -> list[Histogram]:
         self.buckets = []
@@ -231,10 +250,31 @@ class _Bucket:
         first = cursor.fetchmany(FETCH_ROWS)
         return _chain(first, cursor)
 
+    def every_resource(self) -> Iterator[tuple]:
+        """This bucket's resources with revenue, sorted by rank, with their details: one pass."""
+        cursor = self.connection.cursor(name=f"percentile_every_{self.bucket}")
+        cursor.itersize = FETCH_ROWS
+        cursor.execute(self.every_resource_statement())
+        first = cursor.fetchmany(FETCH_ROWS)
+        # The first row has the largest sum: float8 summed it exactly if it is below the limit.
+        if first and self.arithmetic.limit is not None and -first[0][0] >= self.arithmetic.limit:
+            raise _BeyondFloat8()
+        return _chain(first, cursor)
+
+    def every_resource_statement(self) -> sql.Composed:
+        return _EVERY_RESOURCE.format(
+            per_dsr=_EVERY_PER_DSR.format(lines=self._lines(self._every_columns)),
+            resource=_RESOURCE_JSON.format(exact_units=sql.SQL(self.arithmetic.exact.format("sum(units)"))),
+        )
+
+    def _every_columns(self, dsr: SelectedDsr) -> sql.Composable:
+        line_units = sql.SQL(self.arithmetic.line.format("{}")).format(_line_units(dsr))
+        return sql.SQL("{}, {} AS units").format(_detail_columns(dsr), line_units)
+
     def candidates_statement(self) -> sql.Composed:
         return _RESOURCES.format(
             per_dsr=_BUCKET_PER_DSR.format(lines=self._lines(_detail_columns), keys=_BUCKET_CANDIDATES),
-            exact_units=sql.SQL(self.arithmetic.exact.format("units")),
+            resource=_RESOURCE_JSON.format(exact_units=sql.SQL(self.arithmetic.exact.format("units"))),
         )
 
     def candidate_keys(self, cut: int | None) -> list[tuple]:
@@ -255,7 +295,7 @@ class _Bucket:
             return cursor.fetchall()
 
     def details_statement(self) -> sql.Composed:
-        return _RESOURCES.format(per_dsr=_HEAD_PER_DSR, exact_units=sql.SQL("units"))
+        return _RESOURCES.format(per_dsr=_HEAD_PER_DSR, resource=_RESOURCE_JSON.format(exact_units=sql.SQL("units")))
 
     def details_parameters(self, head: list[tuple]) -> dict:
         return {
@@ -343,21 +383,46 @@ _HISTOGRAM = sql.SQL(
 # resource and DSR (dsp, dsp_id, units, dsr_id, recency, usages, title, artists, isrc). Only these
 # sums are sorted, to pick the most recent DSR's non-empty metadata. Each resource leaves as its
 # JSON text, built here so that a million-resource answer is never a million Python objects.
+_RESOURCE_JSON = sql.SQL(
+    """
+    concat('{{"dsp":', to_json(dsp), ',"dsp_id":', to_json(dsp_id),
+           ',"title":', to_json(coalesce((array_agg(title ORDER BY recency DESC) FILTER (WHERE title <> ''))[1], '')),
+           ',"artists":', to_json(coalesce((array_agg(artists ORDER BY recency DESC) FILTER (WHERE artists <> ''))[1], '')),
+           ',"isrc":', to_json(coalesce((array_agg(isrc ORDER BY recency DESC) FILTER (WHERE isrc <> ''))[1], '')),
+           ',"usages":', sum(usages),
+           -- units * 1e-8 is exact (a product's scale is the sum of its factors'); one decimal at
+           -- least, so that JSON readers take every revenue for a float.
+           ',"revenue":', round({exact_units} * 0.00000001, greatest(scale(trim_scale({exact_units} * 0.00000001)), 1)),
+           ',"dsrs":', to_json(array_agg(dsr_id ORDER BY dsr_id)), '}}')
+    """
+)
+
 _RESOURCES = sql.SQL(
     """
-    SELECT -units, dsp_id, dsp,
-           concat('{{"dsp":', to_json(dsp), ',"dsp_id":', to_json(dsp_id),
-                  ',"title":', to_json(coalesce((array_agg(title ORDER BY recency DESC) FILTER (WHERE title <> ''))[1], '')),
-                  ',"artists":', to_json(coalesce((array_agg(artists ORDER BY recency DESC) FILTER (WHERE artists <> ''))[1], '')),
-                  ',"isrc":', to_json(coalesce((array_agg(isrc ORDER BY recency DESC) FILTER (WHERE isrc <> ''))[1], '')),
-                  ',"usages":', sum(usages),
-                  -- units * 1e-8 is exact (a product's scale is the sum of its factors'); one
-                  -- decimal at least, so that JSON readers take every revenue for a float.
-                  ',"revenue":', round({exact_units} * 0.00000001, greatest(scale(trim_scale({exact_units} * 0.00000001)), 1)),
-                  ',"dsrs":', to_json(array_agg(dsr_id ORDER BY dsr_id)), '}}')
+    SELECT -units, dsp_id, dsp, {resource}
     FROM ({per_dsr}) AS per_dsr
     GROUP BY dsp, dsp_id, units
     ORDER BY units DESC, dsp_id, dsp
+    """
+)
+
+# N=100: every resource with revenue, its lines summed per DSR (units included) and then per
+# resource, in one pass over the bucket's lines.
+_EVERY_PER_DSR = sql.SQL(
+    """
+    SELECT dsp, dsp_id, l.dsr_id, l.recency, sum(l.units) AS units, sum(l.usages) AS usages,
+           max(l.title COLLATE "C") AS title, max(l.artists COLLATE "C") AS artists, max(l.isrc COLLATE "C") AS isrc
+    FROM ({lines}) AS l
+    GROUP BY dsp, dsp_id, l.dsr_id, l.recency
+    """
+)
+_EVERY_RESOURCE = sql.SQL(
+    """
+    SELECT -sum(units), dsp_id, dsp, {resource}
+    FROM ({per_dsr}) AS per_dsr
+    GROUP BY dsp, dsp_id
+    HAVING sum(units) > 0
+    ORDER BY sum(units) DESC, dsp_id, dsp
     """
 )
 

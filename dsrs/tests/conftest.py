@@ -31,6 +31,11 @@ def write_dsr(tmp_path):
     return write
 
 
+def body(response) -> bytes:
+    """A response's body, whether it came whole or streamed (a large percentile answer)."""
+    return b"".join(response.streaming_content) if response.streaming else response.content
+
+
 def stored_lines(dsr_id: int) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(

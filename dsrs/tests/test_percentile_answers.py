@@ -129,13 +129,26 @@ def test_an_answer_too_large_to_keep_streams_the_same_json(small_catalogue, sett
     settings.PERCENTILE_CACHE_RESOURCES = 4
     monkeypatch.setattr(percentile, "CHUNK_BYTES", 100)
 
+    response = client.get("/resources/percentile/96")  # every resource: 5 of them
+
+    assert (response.streaming, response["Content-Type"]) == (True, "application/json")
+    streamed = json.loads(b"".join(response.streaming_content))
+    assert kept_answers() == []
+    settings.PERCENTILE_CACHE_RESOURCES = 5
+    assert streamed == client.get("/resources/percentile/96").json()
+    assert [(r["dsp"], r["dsp_id"]) for r in streamed] == EVERY_RESOURCE
+
+
+def test_n_100_reads_the_lines_once_and_is_kept_afterwards_when_small(small_catalogue, settings, monkeypatch, client):
+    monkeypatch.setattr(percentile, "CHUNK_BYTES", 100)
+
     response = client.get("/resources/percentile/100")
 
-    assert (response.streaming, response["Content-Type"], kept_answers()) == (True, "application/json", [])
-    streamed = json.loads(b"".join(response.streaming_content))
-    settings.PERCENTILE_CACHE_RESOURCES = 5
-    assert streamed == client.get("/resources/percentile/100").json()
-    assert [(r["dsp"], r["dsp_id"]) for r in streamed] == EVERY_RESOURCE
+    assert response.streaming
+    assert [(r["dsp"], r["dsp_id"]) for r in json.loads(b"".join(response.streaming_content))] == EVERY_RESOURCE
+    assert kept_answers() == [(sorted(vars(small_catalogue).values()), 100)]
+    # What it kept serves a smaller N, with the total of every resource.
+    assert ranking(top_percentile_resources(number=46)) == EVERY_RESOURCE[:2]
 
 
 def test_concurrent_requests_for_the_same_dsrs_compute_once(small_catalogue, monkeypatch):

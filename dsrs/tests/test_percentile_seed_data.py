@@ -12,7 +12,7 @@ import pytest
 from dsrs.ingestion import Outcome, ingest_dsr
 from dsrs.models import DSR
 
-from .conftest import SEED_DATA
+from .conftest import SEED_DATA, body
 
 pytestmark = [
     pytest.mark.usefixtures("committed_db"),
@@ -80,7 +80,7 @@ def test_the_answer_equals_an_independent_computation_over_the_files(client, see
     expected = expected_top_percentile(seed_dsrs, number, territory)
 
     query = f"?territory={territory}" if territory else ""
-    response = json.loads(client.get(f"/resources/percentile/{number}{query}").content, parse_float=Decimal)
+    response = json.loads(body(client.get(f"/resources/percentile/{number}{query}")), parse_float=Decimal)
 
     assert [(r["dsp"], r["dsp_id"]) for r in response] == [(e.dsp, e.dsp_id) for e in expected]
     for got, want in zip(response, expected):
