@@ -19,12 +19,14 @@ millions of partial groups). Each bucket, in one transaction:
 1. sums its resources into a temporary table and returns a histogram of their revenue by class
    (floor(32 ln(units)): a class spans 3% of revenue), with the exact units of each class;
 2. given the cut class of all buckets' histograms added up, returns its resources of that class
-   and above, sorted, with their details (usages, DSRs, metadata) as JSON text.
+   and above, ranked.
 Every resource of a higher class ranks before any resource of a lower one, so a resource whose
 class has higher classes holding N% of the total or more is not in the head: step 2 returns the
 whole head and at most one class more. Merging the sorted buckets and cutting at N% of T gives
-the exact head. Only step 2's resources cross the wire; the usage lines are read twice per
-bucket: once for the sums, once for the details of the candidates.
+the exact head. Only step 2's resources cross the wire. A head that fits in memory gets its
+details (usages, DSRs, metadata) from one partitionwise statement over every line; a larger one
+from each bucket, streamed. N=100 has no cut to find: each bucket reads its lines once, for the
+sums and the details together.
 """
 
 import heapq
