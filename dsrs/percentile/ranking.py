@@ -30,6 +30,7 @@ sums and the details together.
 """
 
 import heapq
+import itertools
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -127,10 +128,9 @@ class Ranking:
             return
         try:
             try:
-                histograms = self._sum(dsrs, buckets, FLOAT8)
+                histograms = self._sum(FLOAT8)
             except (_BeyondFloat8, psycopg.errors.NumericValueOutOfRange):
-                self.close()
-                histograms = self._sum(dsrs, buckets, NUMERIC)
+                histograms = self._sum(NUMERIC)
         except BaseException:
             self.close()
             raise
@@ -187,15 +187,18 @@ class Ranking:
             before -= int(row[0])
 
     def _every_resource(self, arithmetic: _Arithmetic) -> list[Iterator[tuple]]:
-        self.close()
-        self.buckets = [_Bucket(bucket, self.bucket_count, self.dsrs, arithmetic) for bucket in range(self.bucket_count)]
+        self._open_buckets(arithmetic)
         return self._in_parallel(lambda bucket: bucket.every_resource())
 
-    def _sum(self, dsrs: list[SelectedDsr], buckets: int, arithmetic: _Arithmetic) -> list[Histogram]:
-        self.buckets = []
-        for bucket in range(buckets):
-            self.buckets.append(_Bucket(bucket, buckets, dsrs, arithmetic))
+    def _sum(self, arithmetic: _Arithmetic) -> list[Histogram]:
+        self._open_buckets(arithmetic)
         return self._in_parallel(lambda bucket: bucket.histogram())
+
+    def _open_buckets(self, arithmetic: _Arithmetic) -> None:
+        self.close()  # those of an attempt in float8 that was not exact
+        self.buckets = []  # appended one by one, so that close() finds those opened if one fails
+        for bucket in range(self.bucket_count):
+            self.buckets.append(_Bucket(bucket, self.bucket_count, self.dsrs, arithmetic))
 
     def _in_parallel(self, work, *arguments) -> list:
         # A bucket waits on its connection without the GIL, so threads give each its own core on
@@ -244,24 +247,25 @@ class _Bucket:
         with self.connection.cursor() as statistics:
             # The temporary table has no statistics, and this joins it with millions of lines.
             statistics.execute("ANALYZE percentile_resources")
-        cursor = self.connection.cursor(name=f"percentile_head_{self.bucket}")
-        cursor.itersize = FETCH_ROWS
-        cursor.execute(self.candidates_statement(), {"cut": cut, "classes_per_e": CLASSES_PER_E})
-        # The first rows wait for the bucket's whole step 2; fetching them here, in this bucket's
-        # thread, lets the buckets run it at the same time.
-        first = cursor.fetchmany(FETCH_ROWS)
-        return _chain(first, cursor)
+        first, rest = self._stream(self.candidates_statement(), {"cut": cut, "classes_per_e": CLASSES_PER_E})
+        return itertools.chain(first, rest)
 
     def every_resource(self) -> Iterator[tuple]:
         """This bucket's resources with revenue, sorted by rank, with their details: one pass."""
-        cursor = self.connection.cursor(name=f"percentile_every_{self.bucket}")
-        cursor.itersize = FETCH_ROWS
-        cursor.execute(self.every_resource_statement())
-        first = cursor.fetchmany(FETCH_ROWS)
+        first, rest = self._stream(self.every_resource_statement())
         # The first row has the largest sum: float8 summed it exactly if it is below the limit.
         if first and self.arithmetic.limit is not None and -first[0][0] >= self.arithmetic.limit:
             raise _BeyondFloat8()
-        return _chain(first, cursor)
+        return itertools.chain(first, rest)
+
+    def _stream(self, statement: sql.Composed, params: dict | None = None) -> tuple[list[tuple], Iterator[tuple]]:
+        """The first rows of `statement`, and a server-side cursor for the rest. The first rows wait
+        for the bucket's whole sort; fetching them here, in this bucket's thread, lets the buckets
+        run it at the same time."""
+        cursor = self.connection.cursor(name=f"percentile_bucket_{self.bucket}")
+        cursor.itersize = FETCH_ROWS
+        cursor.execute(statement, params)
+        return cursor.fetchmany(FETCH_ROWS), cursor
 
     def every_resource_statement(self) -> sql.Composed:
         return _EVERY_RESOURCE.format(
@@ -270,8 +274,7 @@ class _Bucket:
         )
 
     def _every_columns(self, dsr: SelectedDsr) -> sql.Composable:
-        line_units = sql.SQL(self.arithmetic.line.format("{}")).format(_line_units(dsr))
-        return sql.SQL("{}, {} AS units").format(_detail_columns(dsr), line_units)
+        return sql.SQL("{}, {} AS units").format(_detail_columns(dsr), self._line_units(dsr))
 
     def candidates_statement(self) -> sql.Composed:
         return _RESOURCES.format(
@@ -310,8 +313,11 @@ class _Bucket:
         }
 
     def _units_columns(self, dsr: SelectedDsr) -> sql.Composable:
-        line_units = sql.SQL(self.arithmetic.line.format("{}")).format(_line_units(dsr))
-        return sql.SQL("{} AS dsp, dsp_id, {} AS units").format(_dsp(dsr), line_units)
+        return sql.SQL("{} AS dsp, dsp_id, {} AS units").format(_dsp(dsr), self._line_units(dsr))
+
+    def _line_units(self, dsr: SelectedDsr) -> sql.Composable:
+        """A line's exact units, in the type this bucket sums."""
+        return sql.SQL(self.arithmetic.line.format("{}")).format(_line_units(dsr))
 
     def _lines(self, columns) -> sql.Composed:
         """The selected DSRs' usage lines of this bucket: one branch per partition, so that each
@@ -327,11 +333,6 @@ class _Bucket:
             )
             for dsr in self.dsrs
         )
-
-
-def _chain(first: list, cursor) -> Iterator[tuple]:
-    yield from first
-    yield from cursor
 
 
 def _dsp(dsr: SelectedDsr) -> sql.Composable:
