@@ -45,8 +45,8 @@ REVENUE_SCALE = 10
 # A summary's Usages adds up its sales' usages (each at most MAX_USAGES): 18 digits stay exact and
 # far from any limit of Python ints; PostgreSQL never stores it.
 MAX_SUMMARY_USAGES_DIGITS = 18
+MAX_USAGES_DIGITS = len(str(MAX_USAGES))
 MAX_NAME_CHARS = 100  # DSR.dsp, service, society and recipient_party_id
-BLOCK_KINDS = (b"RE01", b"AS01", b"AS02", b"SU01", b"SU02")
 SUMMARY_KINDS = (b"SY01", b"SY02")
 
 _ESCAPE_TOKEN = re.compile(rb"\\.|\\$|\t|[^\t\\]+", re.S)
@@ -82,13 +82,18 @@ class Summary:
     scale: int
     revenue_units: int  # net_revenue in units of 10^-scale
     sold: int = 0  # usages of its sales read so far
+    shared: int = 0  # round(R x sold / U) in units of 10^-scale: the revenue given to them
     unreadable_sales: int = 0  # sales whose usages are not a number
 
-    def share(self, usages_so_far: int) -> int:
-        """round(R x usages_so_far / U) in units of 10^-scale, half up."""
-        if self.usages == 0:
+    def sell(self, usages: int) -> int:
+        """The revenue of a sale of `usages`, in units of 10^-scale: its cumulative rounding."""
+        self.sold += usages
+        if self.usages == 0:  # then NetRevenue is 0 too (read_prelude)
             return 0
-        return (2 * self.revenue_units * usages_so_far + self.usages) // (2 * self.usages)
+        # round(R x sold / U), half up, in integers: floor((2 R sold + U) / 2U)
+        shared = (2 * self.revenue_units * self.sold + self.usages) // (2 * self.usages)
+        revenue, self.shared = shared - self.shared, shared
+        return revenue
 
 
 @dataclass(frozen=True)
@@ -123,7 +128,7 @@ def read_prelude(path: Path, *, gzipped: bool) -> Prelude:
         head = None
         summaries: dict[bytes, Summary] = {}
         reports: list[tuple[str, str]] = []
-        for number, record, _ in records:
+        for number, record in records:
             if record.startswith(b"#"):
                 continue
             cells = _cells(record)
@@ -240,38 +245,42 @@ class _Resource:
 def usage_chunks(blocks: Iterable[Block], prelude: Prelude, dsr_ids: list[int], tallies: list[Tally]) -> Iterator[Chunk]:
     """The file's sales as usage lines in COPY text (dsr_id first), an input block at a time,
     counted in `tallies` (one per report of the prelude); the whole-file checks after the last
-    record raise DsrfError."""
+    record raise DsrfError.
+
+    A Python loop over records, kept lean: a chunk of lines without a backslash, CR or NUL and in
+    valid UTF-8 (the usual case, checked in C for the whole chunk) is split on tabs alone and its
+    cells go to COPY as they are; any other chunk is read record by record with escapes."""
     id_fields = [str(dsr_id).encode() + b"\t" for dsr_id in dsr_ids]
     summaries = prelude.summaries
+    lines = _Lines()
     lines_in_file = summary_records = blocks_in_file = 0
     block_id: bytes | None = None
     resources: dict[bytes, _Resource] = {}
     head_seen = False
     foot: tuple[int, list[bytes]] | None = None
-    copy_text: list[bytes] = []
-    stored = 0
-    rejections: list[Rejection] = []
-    chunk_bytes_read = 0
-    for number, record, bytes_read in _records(blocks):
-        if bytes_read != chunk_bytes_read:
-            yield Chunk(b"".join(copy_text), stored, rejections, chunk_bytes_read)
-            copy_text, stored, rejections, chunk_bytes_read = [], 0, [], bytes_read
-        lines_in_file += 1
-        if not record or record.startswith(b"#"):
-            continue
-        if foot is not None:
-            raise DsrfError(f"line {number}: a record after the FOOT record of line {foot[0]}")
-        cells = _cells(record)
-        kind = cells[0][:4]
-        if kind in BLOCK_KINDS:
-            if cells[0][4:5] not in (b"", b"."):
-                raise DsrfError(f"line {number}: unknown record type {_show(cells[0])}")
-            cells = _padded(cells, 9)
-            if cells[1] != block_id:
-                block_id = cells[1]
-                resources = {}
-                blocks_in_file += 1
-            if kind == b"SU01" or kind == b"SU02":
+    for chunk, bytes_read in whole_lines(read_errors_as_failures(blocks, lambda: lines.number)):
+        if chunk is TooLong:
+            raise DsrfError(f"line {lines.number + 1}: longer than the limit of {MAX_LINE_BYTES:,} bytes")
+        if b"\r" in chunk:
+            chunk = chunk.replace(b"\r\n", b"\n")
+        clean = not lines.continued and _plain(chunk)
+        physical = chunk.split(b"\n")
+        physical.pop()  # after the last line end
+        copy_text: list[bytes] = []
+        stored = 0
+        rejections: list[Rejection] = []
+        records = lines.numbered(physical) if not clean else list(enumerate(physical, lines.count(len(physical))))
+        lines_in_file += len(records)
+        for number, record in records:
+            if foot is not None and record and record[:1] != b"#":
+                raise DsrfError(f"line {number}: a record after the FOOT record of line {foot[0]}")
+            kind = record[:4]
+            if kind == b"SU02" or kind == b"SU01":
+                cells = record.split(b"\t") if clean else _cells(record)
+                if len(cells) < 9:
+                    cells += [b""] * (9 - len(cells))
+                if cells[1] != block_id:
+                    block_id, resources, blocks_in_file = cells[1], {}, blocks_in_file + 1
                 summary = summaries.get(cells[2])
                 if summary is None:
                     raise DsrfError(f"line {number}: {_name(cells[0])} sale points to summary record {_show(cells[2])}, which does not exist")
@@ -281,54 +290,68 @@ def usage_chunks(blocks: Iterable[Block], prelude: Prelude, dsr_ids: list[int], 
                         f"line {number}: {_name(cells[0])} sale points to resource {_show(cells[5])}, "
                         f"which block {_show(block_id)} does not hold"
                     )
-                usages = cells[8] if kind == b"SU01" else cells[7]
-                tally = tallies[summary.report]
-                if usages and not (usages.isdigit() and len(usages.lstrip(b"0")) <= len(str(MAX_USAGES))):
+                usages_text = cells[7] if kind == b"SU02" else cells[8]
+                if usages_text.isdigit() and (len(usages_text) <= MAX_USAGES_DIGITS or len(usages_text.lstrip(b"0")) <= MAX_USAGES_DIGITS):
+                    usages = int(usages_text)
+                elif not usages_text:
+                    usages = 0
+                else:
                     summary.unreadable_sales += 1
-                    reason = (
-                        f"usages {_show(usages)} is over the limit of {MAX_USAGES:,}"
-                        if usages.isdigit()
-                        else f"usages {_show(usages)} is not an unsigned integer (digits 0-9)"
-                    )
-                    rejection = Rejection(number, reason)
+                    rejection = Rejection(number, _usages_rejection(usages_text))
                     rejections.append(rejection)
-                    tally.reject(rejection)
+                    tallies[summary.report].reject(rejection)
                     continue
-                before = summary.sold
-                summary.sold += int(usages) if usages else 0
+                revenue = summary.sell(usages)
                 if resource.copy_fields is None:
                     rejection = Rejection(number, f"its resource record (line {resource.line}) is rejected: {resource.rejection}")
                     rejections.append(rejection)
-                    tally.reject(rejection)
+                    tallies[summary.report].reject(rejection)
                     continue
-                revenue = summary.share(summary.sold) - summary.share(before)
+                whole, fraction = divmod(revenue, 10**summary.scale)
                 copy_text.append(
-                    b"%s%s\t%d\t%s\n" % (id_fields[summary.report], resource.copy_fields, summary.sold - before, _decimal(revenue, summary.scale))
+                    b"%s%s\t%d\t%d.%0*d\n" % (id_fields[summary.report], resource.copy_fields, usages, whole, summary.scale, fraction)
                 )
                 stored += 1
-                tally.lines_stored += 1
-            elif kind == b"AS01" or kind == b"AS02":
+                tallies[summary.report].lines_stored += 1
+            elif kind == b"AS02" or kind == b"AS01" or kind == b"RE01":
+                cells = record.split(b"\t") if clean else _cells(record)
+                if cells[0][4:5] not in (b"", b"."):
+                    raise DsrfError(f"line {number}: unknown record type {_show(cells[0])}")
+                if len(cells) < 8:
+                    cells += [b""] * (8 - len(cells))
+                if cells[1] != block_id:
+                    block_id, resources, blocks_in_file = cells[1], {}, blocks_in_file + 1
+                if kind == b"RE01":
+                    continue
                 reference = cells[2]
                 if reference in resources:
                     raise DsrfError(
                         f"line {number}: resource {_show(reference)} of block {_show(block_id)} is also that of line {resources[reference].line}"
                     )
-                resources[reference] = _resource(number, record, cells)
-        elif kind in SUMMARY_KINDS:
-            if blocks_in_file:
-                raise DsrfError(f"line {number}: summary record {_show(cells[0])} after the first block: summaries come before the blocks")
-            summary_records += 1
-        elif cells[0] == b"FOOT":
-            foot = (number, _padded(cells, 6))
-        elif cells[0] == b"HEAD":
-            if head_seen:
-                raise DsrfError(f"line {number}: a second HEAD record")
-            head_seen = True
-        else:
-            raise DsrfError(f"line {number}: unknown record type {_show(cells[0])}: not part of the Basic Audio profile")
-    yield Chunk(b"".join(copy_text), stored, rejections, chunk_bytes_read)
+                if clean and cells[3]:
+                    resources[reference] = _Resource(b"%s\t%s\t%s\t%s" % (cells[3], cells[5], cells[7], cells[4]), number)
+                else:
+                    resources[reference] = _resource(number, record, cells)
+            elif not record or record[:1] == b"#":
+                continue
+            elif kind in SUMMARY_KINDS:
+                if blocks_in_file:
+                    record_type = _cells(record)[0]
+                    raise DsrfError(f"line {number}: summary record {_show(record_type)} after the first block: summaries come before the blocks")
+                summary_records += 1
+            elif kind == b"FOOT":
+                foot = (number, _padded(_cells(record), 6))
+            elif kind == b"HEAD":
+                if head_seen:
+                    raise DsrfError(f"line {number}: a second HEAD record")
+                head_seen = True
+            else:
+                raise DsrfError(f"line {number}: unknown record type {_show(_cells(record)[0])}: not part of the Basic Audio profile")
+        yield Chunk(b"".join(copy_text), stored, rejections, bytes_read)
+    if lines.continued:
+        raise DsrfError(f"line {lines.number}: the file ends within a record, after an escaped line end")
     if foot is None:
-        raise DsrfError(f"the file ends after line {lines_in_file} without a FOOT record")
+        raise DsrfError(f"the file ends after line {lines.number} without a FOOT record")
     _check_foot(foot, lines_in_file, summary_records, blocks_in_file)
     for summary in summaries.values():
         if summary.sold != summary.usages or summary.unreadable_sales:
@@ -337,6 +360,25 @@ def usage_chunks(blocks: Iterable[Block], prelude: Prelude, dsr_ids: list[int], 
                 f"line {summary.line}: the sales of summary record {_show(summary.id)} add up to {summary.sold:,} usages, "
                 f"its Usages says {summary.usages:,}{unreadable}"
             )
+
+
+def _plain(chunk: bytes) -> bool:
+    """Whether the chunk's cells go to COPY as they are: no escape, no CR, no NUL, valid UTF-8."""
+    if b"\\" in chunk or b"\r" in chunk or b"\x00" in chunk:
+        return False
+    if chunk.isascii():
+        return True
+    try:
+        chunk.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _usages_rejection(usages: bytes) -> str:
+    if usages.isdigit():
+        return f"usages {_show(usages)} is over the limit of {MAX_USAGES:,}"
+    return f"usages {_show(usages)} is not an unsigned integer (digits 0-9)"
 
 
 def _resource(number: int, record: bytes, cells: list[bytes]) -> _Resource:
@@ -367,29 +409,44 @@ def _check_foot(foot: tuple[int, list[bytes]], lines_in_file: int, summary_recor
             raise DsrfError(f"line {number}: FOOT {name} is {_show(cell)}, the file has {actual:,} {what}")
 
 
-def _records(blocks: Iterable[Block]) -> Iterator[tuple[int, bytes, int]]:
-    """(line number, record without its line end, bytes read) of each record, comments included.
-    A line end escaped by a backslash continues the record: its number is that of its first line."""
-    number = 0
-    continued: list[bytes] = []
-    for lines, bytes_read in whole_lines(read_errors_as_failures(blocks, lambda: number)):
-        if lines is TooLong:
-            raise DsrfError(f"line {number + 1}: longer than the limit of {MAX_LINE_BYTES:,} bytes")
-        for line in lines.split(b"\n")[:-1]:
-            number += 1
+class _Lines:
+    """Numbers a file's lines, a chunk at a time, and joins those whose line end is escaped by a
+    backslash into one record, numbered as its first line."""
+
+    def __init__(self) -> None:
+        self.number = 0
+        self.continued: list[bytes] = []
+
+    def count(self, lines: int) -> int:
+        """Count `lines` lines none of which continues a record; the number of the first."""
+        first = self.number + 1
+        self.number += lines
+        return first
+
+    def numbered(self, lines: list[bytes]) -> list[tuple[int, bytes]]:
+        records = []
+        for line in lines:
+            self.number += 1
             if line.endswith(b"\r"):
                 line = line[:-1]
             if line.endswith(b"\\") and (len(line) - len(line.rstrip(b"\\"))) % 2:
-                continued.append(line + b"\n")
+                self.continued.append(line + b"\n")
                 continue
-            if continued:
-                line = b"".join(continued) + line
-                yield number - len(continued), line, bytes_read
-                continued = []
+            if self.continued:
+                records.append((self.number - len(self.continued), b"".join(self.continued) + line))
+                self.continued = []
                 continue
-            yield number, line, bytes_read
-    if continued:
-        yield number - len(continued) + 1, b"".join(continued)[:-2], bytes_read
+            records.append((self.number, line))
+        return records
+
+
+def _records(blocks: Iterable[Block]) -> Iterator[tuple[int, bytes]]:
+    """(line number, record without its line end) of each record, comments included."""
+    lines = _Lines()
+    for chunk, _ in whole_lines(read_errors_as_failures(blocks, lambda: lines.number)):
+        if chunk is TooLong:
+            raise DsrfError(f"line {lines.number + 1}: longer than the limit of {MAX_LINE_BYTES:,} bytes")
+        yield from lines.numbered(chunk.split(b"\n")[:-1])
 
 
 def _cells(record: bytes) -> list[bytes]:
@@ -418,12 +475,6 @@ def _copy_field(value: bytes) -> bytes:
     if b"\\" in value:
         value = value.replace(b"\\", b"\\\\")
     return value.replace(b"\t", b"\\t").replace(b"\n", b"\\n").replace(b"\r", b"\\r")
-
-
-def _decimal(units: int, scale: int) -> bytes:
-    """`units` x 10^-scale as plain decimal text."""
-    digits = str(units).rjust(scale + 1, "0")
-    return f"{digits[:-scale]}.{digits[-scale:]}".encode()
 
 
 def _text(number: int, record: str, cell: bytes) -> str:

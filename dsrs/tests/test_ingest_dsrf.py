@@ -142,6 +142,15 @@ def test_crlf_padded_rows_comments_and_escapes(tmp_path):
     assert stored_lines(dsr.id) == [("id\\1", "Tab\there", "New\nline|B\\slash", "ISRC1", 7, Decimal(7))]
 
 
+def test_a_chunk_read_record_by_record_gives_the_lines_of_the_plain_chunk_reading(tmp_path):
+    (tmp_path / "escaped").mkdir()
+    plain = ingest_dsr(path=write_dsrf(tmp_path, SPAIN)).dsr
+    # A backslash anywhere in a chunk (here in a comment) has it read record by record, unescaping.
+    escaped = ingest_dsr(path=write_dsrf(tmp_path / "escaped", ["# from C:\\dsr\\out", *SPAIN], head=HEAD.replace("SGAE", "SACEM"))).dsr
+
+    assert stored_lines(escaped.id) == stored_lines(plain.id) == SPAIN_LINES
+
+
 def test_a_gzipped_file_and_records_short_of_their_trailing_cells(tmp_path):
     records = [
         summary("S1", "ES", "EUR", 2, "3"),
@@ -239,6 +248,22 @@ class TestTheFileFailsAsAWhole:
         records = [*SPAIN, summary("S3", "ES", "EUR", 0, "0")]
 
         assert self.failed(tmp_path, records) == "line 13: summary record 'SY02.03' after the first block: summaries come before the blocks"
+
+    def test_two_resources_of_a_block_with_one_reference(self, tmp_path):
+        records = [*SPAIN, resource("B2", "RS1", "id4", "", "Again", "")]
+
+        assert self.failed(tmp_path, records) == "line 13: resource 'RS1' of block 'B2' is also that of line 11"
+
+    def test_a_second_head(self, tmp_path):
+        assert self.failed(tmp_path, [*SPAIN, HEAD]) == "line 13: a second HEAD record"
+
+    def test_a_file_ending_inside_a_record(self, tmp_path):
+        path = tmp_path / NAME
+        path.write_text("\n".join([HEAD, *SPAIN, foot([HEAD, *SPAIN]) + "\t\\"]) + "\n")
+
+        result = ingest_dsr(path=path)
+
+        assert result.message == f"{path}: line 13: the file ends within a record, after an escaped line end"
 
     def test_a_two_territory_file_fails_for_both(self, tmp_path):
         records = [summary("S3", "FR", "EUR", 1, "1"), *SPAIN, sale("B2", "S3", "RS9", 1)]
