@@ -76,7 +76,6 @@ class DsrfFileName:
     territory: str | None
     period_start: date
     period_end: date
-    gzipped: bool
 
 
 def is_dsrf_file_name(path: Path) -> bool:
@@ -98,5 +97,4 @@ def parse_dsrf_file_name(path: Path) -> DsrfFileName:
         territory=match["territory"],
         period_start=start,
         period_end=end,
-        gzipped=bool(match["gz"]),
     )

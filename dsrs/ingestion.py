@@ -193,28 +193,9 @@ def _ingest_dsrf(*, path, replace, eur_rate, on_progress) -> IngestResult:
         prelude = dsrf.read_prelude(path, gzipped=gzipped)
     except (dsrf.DsrfError, FileFailure, OSError) as error:
         return IngestResult(path, Outcome.REFUSED, f"{path}: {_one_line(error)}")
-    dsrs = []
-    for territory_code, currency_code in prelude.reports:
-        territory = Territory.objects.filter(code_2=territory_code).first()
-        if territory is None:
-            return IngestResult(path, Outcome.REFUSED, f"{path}: unknown territory {territory_code!r} (ISO 3166 alpha-2)")
-        currency = Currency.objects.filter(code=currency_code).first()
-        if currency is None:
-            return IngestResult(path, Outcome.REFUSED, f"{path}: unknown currency {currency_code!r} (ISO 4217)")
-        head = prelude.head
-        dsrs.append(
-            DSR(
-                path=str(path),
-                dsp=head.sender_name,
-                service=head.service,
-                society=head.recipient_name or None,
-                recipient_party_id=head.recipient_party_id,
-                territory=territory,
-                currency=currency,
-                period_start=head.period_start,
-                period_end=head.period_end,
-            )
-        )
+    dsrs = _dsrf_dsrs(path, prelude)
+    if isinstance(dsrs, str):
+        return IngestResult(path, Outcome.REFUSED, f"{path}: {dsrs}")
     if eur_rate is not None and len({dsr.currency_id for dsr in dsrs}) > 1:
         currencies = ", ".join(sorted({dsr.currency_id for dsr in dsrs}))
         return IngestResult(path, Outcome.REFUSED, f"{path}: --eur-rate gives one rate, the file reports in {currencies}")
@@ -272,7 +253,36 @@ def _ingest_dsrf(*, path, replace, eur_rate, on_progress) -> IngestResult:
     )
 
 
-def _load_dsrf(path: Path, prelude, dsrs: list[DSR], *, gzipped: bool, counts: LineCounts, tallies, on_progress) -> None:
+def _dsrf_dsrs(path: Path, prelude: dsrf.Prelude) -> list[DSR] | str:
+    """The DSRs a DSRF file makes, one per (territory, currency); or why it makes none."""
+    head = prelude.head
+    dsrs = []
+    for territory_code, currency_code in prelude.reports:
+        territory = Territory.objects.filter(code_2=territory_code).first()
+        if territory is None:
+            return f"unknown territory {territory_code!r} (ISO 3166 alpha-2)"
+        currency = Currency.objects.filter(code=currency_code).first()
+        if currency is None:
+            return f"unknown currency {currency_code!r} (ISO 4217)"
+        dsrs.append(
+            DSR(
+                path=str(path),
+                dsp=head.sender_name,
+                service=head.service,
+                society=head.recipient_name or None,
+                recipient_party_id=head.recipient_party_id,
+                territory=territory,
+                currency=currency,
+                period_start=head.period_start,
+                period_end=head.period_end,
+            )
+        )
+    return dsrs
+
+
+def _load_dsrf(
+    path: Path, prelude: dsrf.Prelude, dsrs: list[DSR], *, gzipped: bool, counts: LineCounts, tallies: list[dsrf.Tally], on_progress
+) -> None:
     """COPY the file's sales into the partitions of `dsrs`, counting them in `counts` (the file)
     and `tallies` (each DSR). However it ends, the reading threads are joined before this returns."""
     started = time.monotonic()

@@ -1,5 +1,6 @@
 """DSRF files written by the tests, record by record, with the FOOT counts they should carry."""
 
+import gzip
 from pathlib import Path
 
 HEAD = (
@@ -58,8 +59,6 @@ def write_dsrf(directory: Path, records: list[str], *, name: str = NAME, head: s
     path = directory / name
     data = "".join(line + newline for line in lines).encode()
     if name.endswith(".gz"):
-        import gzip
-
         data = gzip.compress(data)
     path.write_bytes(data)
     return path
