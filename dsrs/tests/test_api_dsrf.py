@@ -2,10 +2,13 @@
 
 import pytest
 
-from dsrs.ingestion import ingest_dsr
+from dsrs.generator import generate_dsrf
+from dsrs.ingestion import Outcome, ingest_dsr
 
-from .dsrf_files import NAME, release, resource, sale, write_dsrf
+from .conftest import REFERENCE_CONTRACT
+from .dsrf_files import HEAD, NAME, foot, release, resource, sale, write_dsrf
 from .test_ingest_dsrf import SPAIN
+from .test_schemathesis import CHECKS, EXAMPLES, committed, reference
 
 pytestmark = pytest.mark.usefixtures("committed_db")
 
@@ -67,3 +70,27 @@ def test_the_percentile_sums_their_pro_rata_revenue(client, dsrf_dsrs):
     ]
     top = client.get("/resources/percentile/100").json()
     assert [(r["dsp_id"], r["usages"], r["revenue"], r["dsrs"]) for r in top][-1] == ("id1", 18, 20.16666667, [spain.id, france.id])
+
+
+@pytest.fixture
+def dsrf_loaded(committed_db, tmp_path):
+    """A generated three-territory DSRF file, ingested, and an inconsistent one, failed."""
+    generated = tmp_path / NAME.replace("_ES_", "__")
+    generate_dsrf(generated, sales=300, seed=5)
+    assert ingest_dsr(path=generated).outcome == Outcome.INGESTED
+    (tmp_path / "bad").mkdir()
+    bad = write_dsrf(tmp_path / "bad", SPAIN, head=HEAD.replace("2024-01", "2023-01"), footer=foot([HEAD, *SPAIN], blocks=9))
+    assert ingest_dsr(path=bad).outcome == Outcome.FAILED
+
+
+@committed.parametrize()
+@EXAMPLES
+def test_responses_for_dsrf_dsrs_conform_to_the_committed_schema(case, dsrf_loaded):
+    case.call_and_validate(checks=CHECKS)
+
+
+@pytest.mark.skipif(not REFERENCE_CONTRACT.exists(), reason=f"no reference contract at {REFERENCE_CONTRACT}")
+@reference.parametrize()
+@EXAMPLES
+def test_responses_for_dsrf_dsrs_conform_to_the_reference_contract(case, dsrf_loaded):
+    case.call_and_validate(checks=CHECKS)
