@@ -82,6 +82,25 @@ def bench_file(name: str, lines: int, seed: int, distribution: str = "pareto") -
     return path
 
 
+# make bench: a DDEX DSRF file of as many sales records as the TSV files have lines, against them.
+DSRF_FILE = "DSR_PADPIDA2011021501G_PADPIDA2007040502I_SpotifyPremium_20200101--20200131_ES_1of1_20200205T000000.tsv.gz"
+
+
+def bench_dsrf_file(sales: int = LINES, seed: int = 2) -> Path:
+    """A generated DSRF file, cached in .bench/dsrf/ like the TSV files."""
+    from dsrs.generator import generate_dsrf
+
+    path = CACHE / "dsrf" / f"{sales}" / DSRF_FILE
+    if not path.exists():
+        print(f"generating {path.relative_to(ROOT)} ({sales:,} sales, cached for later runs)...", flush=True)
+        partial = CACHE / "partial" / DSRF_FILE
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        generate_dsrf(partial, sales=sales, seed=seed)
+        partial.rename(path)
+    return path
+
+
 def bench_files(distribution: str, files: dict[str, int] = FILES, lines: int = LINES) -> list[Path]:
     return [bench_file(name, lines, seed, distribution) for name, seed in files.items()]
 

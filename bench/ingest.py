@@ -63,6 +63,23 @@ def run(report: Report, path: Path, distribution: str) -> dict:
     return outcome
 
 
+def run_dsrf(report: Report, path: Path, tsv: dict) -> None:
+    """Ingest a DSRF file of as many sales as the TSV file `tsv` (an outcome of run) had lines,
+    and drop its DSR: the percentile figures are over the TSV files only."""
+    from dsrs.deletion import delete_dsrs
+    from dsrs.models import DSR
+
+    print(f"ingestion of {path.name} (DSRF)", flush=True)
+    outcome = ingest_in_subprocess(path)
+    lines = outcome["lines"]
+    rate = lines / outcome["seconds"]
+    tsv_rate = tsv["lines"] / tsv["seconds"]
+    report.add(f"ingest_dsr, DSRF of {lines:,} sales (.gz)", f"{outcome['seconds']:.2f} s, {rate:,.0f} sales/s")
+    report.add("throughput ratio DSRF / TSV ingest_dsr (lines per second)", f"{rate / tsv_rate:.2f}")
+    report.add(f"ingest peak RSS, DSRF of {lines:,} sales (target <= 200 MB)", f"{outcome['peak_rss_mb']:.0f} MB")
+    delete_dsrs(DSR.objects.filter(sha256=DSR.objects.get(id=outcome["dsr_id"]).sha256))
+
+
 def run_large(report: Report, path: Path) -> None:
     """Peak RSS must not grow with the file: ingest a 4x larger one."""
     print(f"ingestion of {path.name}", flush=True)

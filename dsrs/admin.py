@@ -161,7 +161,7 @@ class DSRAdmin(ReadOnlyAdmin):
     search_fields = ["path"]
     actions = ["delete_selected"]
     fieldsets = [
-        (None, {"fields": ["path", "status", "error", "dsp", "service", "society", "territory", "currency", "period"]}),
+        (None, {"fields": ["path", "status", "error", "dsp", "service", "society", "recipient_party_id", "territory", "currency", "period"]}),
         ("EUR conversion", {"fields": ["eur_rate_used", "eur_rate_origin"]}),
         ("Lines", {"fields": ["lines_read", "lines_stored", "lines_rejected", "rejection_report"]}),
         ("Revenue concentration", {"fields": ["concentration_chart"]}),

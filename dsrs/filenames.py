@@ -1,4 +1,5 @@
-"""Where a DSR file name is parsed: DSP, service, optional society, territory, currency, period."""
+"""Where a DSR file name is parsed: DSP, service, optional society, territory, currency, period;
+and the DDEX DSRF file name convention, which tells a DSRF file and names generated ones."""
 
 import re
 from dataclasses import dataclass
@@ -54,3 +55,46 @@ def _parse_date(text: str) -> date:
         return date(int(text[:4]), int(text[4:6]), int(text[6:]))
     except ValueError:
         raise FileNameError(f"{text} is not a valid YYYYMMDD date") from None
+
+
+# DDEX DSRF: DSR_{SenderPartyId}_{RecipientPartyId}_{ServiceDescription}_{Start}--{End}_{Territory}_{XofY}_{Created}
+# The territory is empty for a multi-territory report. The file's HEAD record, not its name, says
+# what it reports: the name only tells a DSRF file whose first line is not a HEAD record.
+DSRF_FILE_NAME = re.compile(
+    r"DSR_(?P<sender>[A-Za-z0-9]+)_(?P<recipient>[A-Za-z0-9]+)_(?P<service>[A-Za-z0-9-]+)"
+    r"_(?P<start>[0-9]{8})--(?P<end>[0-9]{8})_(?P<territory>[A-Z]{2})?_(?P<file_number>[0-9]+)of(?P<number_of_files>[0-9]+)"
+    r"_(?P<created>[0-9]{8}T[0-9]{6})\.tsv(?P<gz>\.gz)?"
+)
+DSRF_EXPECTED = "DSR_{SenderPartyId}_{RecipientPartyId}_{ServiceDescription}_{YYYYMMDD}--{YYYYMMDD}_{Territory}_{XofY}_{YYYYMMDDTHHMMSS}.tsv[.gz]"
+
+
+@dataclass(frozen=True)
+class DsrfFileName:
+    sender: str
+    recipient: str
+    service: str
+    territory: str | None
+    period_start: date
+    period_end: date
+
+
+def is_dsrf_file_name(path: Path) -> bool:
+    return DSRF_FILE_NAME.fullmatch(path.name) is not None
+
+
+def parse_dsrf_file_name(path: Path) -> DsrfFileName:
+    match = DSRF_FILE_NAME.fullmatch(path.name)
+    if not match:
+        raise FileNameError(f"file name does not match {DSRF_EXPECTED}")
+    start = _parse_date(match["start"])
+    end = _parse_date(match["end"])
+    if start > end:
+        raise FileNameError(f"period starts after it ends ({start} > {end})")
+    return DsrfFileName(
+        sender=match["sender"],
+        recipient=match["recipient"],
+        service=match["service"],
+        territory=match["territory"],
+        period_start=start,
+        period_end=end,
+    )

@@ -1,10 +1,12 @@
-"""The ingestion service: one DSR file in, one DSR with its usage lines stored, or nothing.
+"""The ingestion service: one DSR file in, its DSR with its usage lines stored, or nothing.
 
-`ingest_dsr` is what the ingest_dsr command (and anything else) calls. A file is streamed in
-bounded chunks through three threads: read (gunzip) and validate (dsrs.ingest.reader), COPY
-(dsrs.usage_storage) in the calling thread, so memory does not grow with the file. The lines,
-the DSR row and its `ingested` status become visible in one commit; on any failure the
-transaction rolls back and only a `failed` DSR row is recorded.
+`ingest_dsr` is what the ingest_dsr command (and anything else) calls. The file's format is told
+from its content (dsrs.formats): the project's TSV makes one DSR; a DDEX DSRF file one per
+(territory, currency) of its summary records (dsrs.formats.dsrf). A file is streamed in bounded
+chunks through three threads: read (gunzip) and validate (dsrs.ingest.reader, or the DSRF
+reader), COPY (dsrs.usage_storage) in the calling thread, so memory does not grow with the file.
+The lines, the DSRs and their `ingested` status become visible in one commit; on any failure the
+transaction rolls back and only `failed` DSR rows are recorded.
 """
 
 import enum
@@ -13,7 +15,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,7 +24,9 @@ from django.db import DatabaseError, connection, transaction
 
 from dsrs import usage_storage
 from dsrs.deletion import delete_dsr
-from dsrs.filenames import DsrFileName, FileNameError, parse_dsr_file_name
+from dsrs.filenames import FileNameError, parse_dsr_file_name
+from dsrs.formats import Format, detect_format
+from dsrs.formats import dsrf
 from dsrs.ingest.interrupts import interruptible
 from dsrs.ingest.pipeline import in_thread
 from dsrs.ingest.reader import FileFailure, LineCounts, read_blocks, validated_chunks
@@ -60,6 +64,7 @@ class IngestResult:
     lines_stored: int = 0
     lines_rejected: int = 0
     seconds: float = 0.0
+    dsrs: list[DSR] = field(default_factory=list)  # a DSRF file's DSRs (dsr is the first)
 
     @property
     def ok(self) -> bool:
@@ -87,6 +92,12 @@ def ingest_dsr(
 
 
 def _ingest_dsr(*, path, replace, eur_rate, on_progress) -> IngestResult:
+    if detect_format(path) == Format.DSRF:
+        return _ingest_dsrf(path=path, replace=replace, eur_rate=eur_rate, on_progress=on_progress)
+    return _ingest_tsv(path=path, replace=replace, eur_rate=eur_rate, on_progress=on_progress)
+
+
+def _ingest_tsv(*, path, replace, eur_rate, on_progress) -> IngestResult:
     started = time.monotonic()
     try:
         name = parse_dsr_file_name(path)
@@ -114,9 +125,9 @@ def _ingest_dsr(*, path, replace, eur_rate, on_progress) -> IngestResult:
     try:
         with interruptible():
             dsr.sha256 = file_sha256(path)
-            if (done := _already_done(path, name, dsr.sha256, replace)) is not None:
+            if (done := _already_done(path, [dsr], dsr.sha256, replace)) is not None:
                 return done
-            dsr.eur_rate, dsr.eur_rate_source = _eur_rate(name, eur_rate)
+            dsr.eur_rate, dsr.eur_rate_source = _eur_rate(dsr, eur_rate)
         dsr.id = usage_storage.next_dsr_id()
         with transaction.atomic():
             with interruptible():
@@ -126,10 +137,10 @@ def _ingest_dsr(*, path, replace, eur_rate, on_progress) -> IngestResult:
                 # Another process may have committed this file or this report during the load:
                 # decide again, one ingestion at a time, as if it had run before this one.
                 usage_storage.take_turn_to_commit()
-                if (done := _already_done(path, name, dsr.sha256, replace)) is not None:
+                if (done := _already_done(path, [dsr], dsr.sha256, replace)) is not None:
                     transaction.set_rollback(True)
                     return done
-                replaced = _ingested_report(name) if replace else None
+                replaced = _ingested_report(dsr) if replace else None
                 if replaced is not None:
                     delete_dsr(replaced)
                 _fill_counts(dsr, counts)
@@ -173,7 +184,124 @@ def _load(path: Path, dsr_id: int, *, gzipped: bool, counts: LineCounts, on_prog
         usage_storage.load_partition(dsr_id, counts.taking(chunks, report_progress if on_progress else None))
 
 
-def _fill_counts(dsr: DSR, counts: LineCounts) -> None:
+def _ingest_dsrf(*, path, replace, eur_rate, on_progress) -> IngestResult:
+    """A DSRF file in, one DSR per (territory, currency) of its summary records, all in one commit,
+    or none: a failure records each of them as failed, with the same message."""
+    started = time.monotonic()
+    gzipped = path.name.endswith(".gz")
+    try:
+        prelude = dsrf.read_prelude(path, gzipped=gzipped)
+    except (dsrf.DsrfError, FileFailure, OSError) as error:
+        return IngestResult(path, Outcome.REFUSED, f"{path}: {_one_line(error)}")
+    dsrs = _dsrf_dsrs(path, prelude)
+    if isinstance(dsrs, str):
+        return IngestResult(path, Outcome.REFUSED, f"{path}: {dsrs}")
+    if eur_rate is not None and len({dsr.currency_id for dsr in dsrs}) > 1:
+        currencies = ", ".join(sorted({dsr.currency_id for dsr in dsrs}))
+        return IngestResult(path, Outcome.REFUSED, f"{path}: --eur-rate gives one rate, the file reports in {currencies}")
+    counts = LineCounts()
+    tallies = [dsrf.Tally() for _ in dsrs]
+    replaced = []
+    try:
+        with interruptible():
+            sha256 = file_sha256(path)
+            for dsr in dsrs:
+                dsr.sha256 = sha256
+            if (done := _already_done(path, dsrs, sha256, replace)) is not None:
+                return done
+            for dsr in dsrs:
+                dsr.eur_rate, dsr.eur_rate_source = _eur_rate(dsr, eur_rate)
+        for dsr in dsrs:
+            dsr.id = usage_storage.next_dsr_id()
+        with transaction.atomic():
+            with interruptible():
+                usage_storage.commit_durably()
+                _load_dsrf(path, prelude, dsrs, gzipped=gzipped, counts=counts, tallies=tallies, on_progress=on_progress)
+                counts.check_acceptable()
+                usage_storage.take_turn_to_commit()
+                if (done := _already_done(path, dsrs, sha256, replace)) is not None:
+                    transaction.set_rollback(True)
+                    return done
+                if replace:
+                    replaced = [report for dsr in dsrs if (report := _ingested_report(dsr)) is not None]
+                    for report in replaced:
+                        delete_dsr(report)
+                for dsr, tally in zip(dsrs, tallies, strict=True):
+                    _fill_counts(dsr, tally)
+                    dsr.status = DSR.Status.INGESTED
+                    dsr.save(force_insert=True)
+                    usage_storage.attach_partition(dsr.id)
+    except (IngestFailure, FileFailure, dsrf.DsrfError, DatabaseError, psycopg.Error, OSError) as error:
+        failure = f"{path}: {_one_line(error)}"
+        recorded = [_record_failure(dsr, tally, failure) for dsr, tally in zip(dsrs, tallies, strict=True)]
+        message = next((message for message in recorded if message != failure), failure)
+        return IngestResult(
+            path, Outcome.FAILED, message, dsrs[0], counts.lines_read, 0, counts.lines_rejected, time.monotonic() - started, dsrs
+        )
+    names = ", ".join(f"{dsr.id} ({dsr.territory_id} {dsr.currency_id})" for dsr in dsrs)
+    replacing = f", replacing DSR {', '.join(str(report.id) for report in replaced)}" if replaced else ""
+    return IngestResult(
+        path,
+        Outcome.INGESTED,
+        f"{path}: ingested as DSR {names}{replacing}",
+        dsrs[0],
+        counts.lines_read,
+        counts.lines_stored,
+        counts.lines_rejected,
+        time.monotonic() - started,
+        dsrs,
+    )
+
+
+def _dsrf_dsrs(path: Path, prelude: dsrf.Prelude) -> list[DSR] | str:
+    """The DSRs a DSRF file makes, one per (territory, currency); or why it makes none."""
+    head = prelude.head
+    dsrs = []
+    for territory_code, currency_code in prelude.reports:
+        territory = Territory.objects.filter(code_2=territory_code).first()
+        if territory is None:
+            return f"unknown territory {territory_code!r} (ISO 3166 alpha-2)"
+        currency = Currency.objects.filter(code=currency_code).first()
+        if currency is None:
+            return f"unknown currency {currency_code!r} (ISO 4217)"
+        dsrs.append(
+            DSR(
+                path=str(path),
+                dsp=head.sender_name,
+                service=head.service,
+                society=head.recipient_name or None,
+                recipient_party_id=head.recipient_party_id,
+                territory=territory,
+                currency=currency,
+                period_start=head.period_start,
+                period_end=head.period_end,
+            )
+        )
+    return dsrs
+
+
+def _load_dsrf(
+    path: Path, prelude: dsrf.Prelude, dsrs: list[DSR], *, gzipped: bool, counts: LineCounts, tallies: list[dsrf.Tally], on_progress
+) -> None:
+    """COPY the file's sales into the partitions of `dsrs`, counting them in `counts` (the file)
+    and `tallies` (each DSR). However it ends, the reading threads are joined before this returns."""
+    started = time.monotonic()
+    with (
+        open(path, "rb") as raw,
+        in_thread(read_blocks(raw, gzipped=gzipped), name="dsr-read", ahead=READ_AHEAD_CHUNKS) as blocks,
+        in_thread(
+            dsrf.usage_chunks(blocks, prelude, [dsr.id for dsr in dsrs], tallies), name="dsr-validate", ahead=READ_AHEAD_CHUNKS
+        ) as chunks,
+    ):
+        file_size = os.fstat(raw.fileno()).st_size
+
+        def report_progress() -> None:
+            on_progress(Progress(counts.lines_read, counts.bytes_read, file_size, time.monotonic() - started))
+
+        usage_storage.load_partitions([dsr.id for dsr in dsrs], counts.taking(chunks, report_progress if on_progress else None))
+
+
+def _fill_counts(dsr: DSR, counts: LineCounts | dsrf.Tally) -> None:
     dsr.lines_read, dsr.lines_stored, dsr.lines_rejected = counts.lines_read, counts.lines_stored, counts.lines_rejected
     dsr.rejections = [{"line": r.line, "reason": r.reason} for r in counts.rejections]
 
@@ -203,12 +331,12 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _already_done(path: Path, name: DsrFileName, sha256: str, replace: bool) -> IngestResult | None:
-    """Skipped when this very file is ingested; refused when its report is, unless `replace`."""
+def _already_done(path: Path, dsrs: list[DSR], sha256: str, replace: bool) -> IngestResult | None:
+    """Skipped when this very file is ingested; refused when one of its reports is, unless `replace`."""
     duplicate = DSR.objects.filter(sha256=sha256, status=DSR.Status.INGESTED).first()
     if duplicate is not None:
         return IngestResult(path, Outcome.SKIPPED, f"{path}: skipped, this file is already ingested as DSR {duplicate.id}", dsr=duplicate)
-    previous = _ingested_report(name)
+    previous = next((report for dsr in dsrs if (report := _ingested_report(dsr)) is not None), None)
     if previous is not None and not replace:
         return IngestResult(
             path,
@@ -219,23 +347,24 @@ def _already_done(path: Path, name: DsrFileName, sha256: str, replace: bool) -> 
     return None
 
 
-def _ingested_report(name: DsrFileName) -> DSR | None:
+def _ingested_report(dsr: DSR) -> DSR | None:
+    """The ingested DSR of the same report as `dsr` (not yet saved)."""
     return DSR.objects.filter(
         status=DSR.Status.INGESTED,
-        dsp=name.dsp,
-        service=name.service,
-        society=name.society,
-        territory_id=name.territory,
-        period_start=name.period_start,
-        period_end=name.period_end,
+        dsp=dsr.dsp,
+        service=dsr.service,
+        society=dsr.society,
+        territory_id=dsr.territory_id,
+        period_start=dsr.period_start,
+        period_end=dsr.period_end,
     ).first()
 
 
-def _eur_rate(name: DsrFileName, override: Decimal | None) -> tuple[Decimal, str]:
+def _eur_rate(dsr: DSR, override: Decimal | None) -> tuple[Decimal, str]:
     if override is not None:
         return override, DSR.RateSource.OVERRIDE
     try:
-        return mean_ecb_rate(name.currency, name.period_start, name.period_end), DSR.RateSource.ECB
+        return mean_ecb_rate(dsr.currency_id, dsr.period_start, dsr.period_end), DSR.RateSource.ECB
     except RateError as error:
         raise IngestFailure(f"{error}; give one with --eur-rate") from None
 
@@ -253,7 +382,7 @@ def _drop_broken_connection() -> None:
         connection.close()
 
 
-def _record_failure(dsr: DSR, counts: LineCounts, message: str) -> str:
+def _record_failure(dsr: DSR, counts: LineCounts | dsrf.Tally, message: str) -> str:
     """Record the failed DSR; the message, saying so when even that failed (database gone)."""
     dsr.status = DSR.Status.FAILED
     dsr.error = message

@@ -39,6 +39,8 @@ class DSR(models.Model):
     dsp = models.CharField(max_length=100)
     service = models.CharField(max_length=100)
     society = models.CharField(max_length=100, null=True, blank=True)
+    # A DSRF file's RecipientPartyId (its RecipientName is the society); empty for the TSV format.
+    recipient_party_id = models.CharField("recipient (DDEX party ID)", max_length=100, blank=True, default="")
     territory = models.ForeignKey(Territory, on_delete=models.PROTECT, related_name="dsrs")
     currency = models.ForeignKey(Currency, on_delete=models.PROTECT, related_name="dsrs")
     period_start = models.DateField()
@@ -61,9 +63,9 @@ class DSR(models.Model):
         ordering = ["id"]
         verbose_name = "DSR"
         constraints = [
-            # The same file is ingested at most once.
+            # The same file is ingested at most once: as one DSR, or a DSRF file as one per territory.
             models.UniqueConstraint(
-                fields=["sha256"],
+                fields=["sha256", "territory"],
                 condition=models.Q(status="ingested"),
                 name="dsr_unique_ingested_file",
             ),

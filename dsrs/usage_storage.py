@@ -57,19 +57,49 @@ def load_partition(dsr_id: int, chunks: Iterable[bytes]) -> None:
     """
     table = partition_name(dsr_id)
     with connection.cursor() as cursor:
-        # Columns spelled out, not LIKE dsrs_usage: LIKE would hold a lock on dsrs_usage until
-        # commit, behind which a partition drop, and then every reader, would queue for the whole
-        # COPY. The dsr_id default spares sending the id on every line; the CHECK constraint
-        # proves the partition bound, so that ATTACH skips scanning the lines.
-        cursor.execute(
-            f"CREATE TABLE {table} ("
-            f"dsr_id bigint NOT NULL DEFAULT {int(dsr_id)} CONSTRAINT {table}_bound CHECK (dsr_id = {int(dsr_id)}), "
-            f"{USAGE_COLUMNS})"
-        )
+        _create_partition_table(cursor, dsr_id)
         # FREEZE writes the rows already frozen: no anti-wraparound VACUUM over them later.
         with cursor.copy(f"COPY {table} ({COPY_COLUMNS}) FROM STDIN WITH (FREEZE)") as copy:
             for chunk in chunks:
                 copy.write(chunk)
+
+
+def load_partitions(dsr_ids: list[int], chunks: Iterable[bytes]) -> None:
+    """COPY the usage lines of several DSRs, interleaved in one file (DSRF), each line's COPY text
+    led by its DSR's id, into each DSR's own table, in one pass over the file.
+
+    The tables are attached for the time of the COPY to a partitioned table of their own, which
+    routes each line to its DSR's table; then detached, to be attached to dsrs_usage as any other.
+    Same transaction rule as load_partition.
+    """
+    loading = f"dsrs_usage_loading_{int(dsr_ids[0])}"
+    with connection.cursor() as cursor:
+        # Created and dropped in this transaction: no other session ever sees it.
+        cursor.execute(f"CREATE TABLE {loading} (dsr_id bigint NOT NULL, {USAGE_COLUMNS}) PARTITION BY LIST (dsr_id)")
+        for dsr_id in dsr_ids:
+            _create_partition_table(cursor, dsr_id)
+            # The CHECK constraint proves the bound: attaching the empty table scans nothing.
+            cursor.execute(f"ALTER TABLE {loading} ATTACH PARTITION {partition_name(dsr_id)} FOR VALUES IN ({int(dsr_id)})")
+        # No FREEZE: PostgreSQL refuses it for a partitioned table.
+        with cursor.copy(f"COPY {loading} (dsr_id, {COPY_COLUMNS}) FROM STDIN") as copy:
+            for chunk in chunks:
+                copy.write(chunk)
+        for dsr_id in dsr_ids:
+            cursor.execute(f"ALTER TABLE {loading} DETACH PARTITION {partition_name(dsr_id)}")
+        cursor.execute(f"DROP TABLE {loading}")
+
+
+def _create_partition_table(cursor, dsr_id: int) -> None:
+    table = partition_name(dsr_id)
+    # Columns spelled out, not LIKE dsrs_usage: LIKE would hold a lock on dsrs_usage until
+    # commit, behind which a partition drop, and then every reader, would queue for the whole
+    # COPY. The dsr_id default spares sending the id on every line; the CHECK constraint
+    # proves the partition bound, so that ATTACH skips scanning the lines.
+    cursor.execute(
+        f"CREATE TABLE {table} ("
+        f"dsr_id bigint NOT NULL DEFAULT {int(dsr_id)} CONSTRAINT {table}_bound CHECK (dsr_id = {int(dsr_id)}), "
+        f"{USAGE_COLUMNS})"
+    )
 
 
 def take_turn_to_commit() -> None:

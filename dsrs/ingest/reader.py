@@ -52,7 +52,7 @@ def read_blocks(raw: BinaryIO, *, gzipped: bool) -> Iterator[Block]:
         yield Block(data, raw.tell())
 
 
-class _TooLong:
+class TooLong:
     """Stands for a line longer than MAX_LINE_BYTES among whole lines."""
 
 
@@ -60,7 +60,7 @@ def validated_chunks(blocks: Iterable[Block]) -> Iterator[Chunk]:
     """The data lines of the file, validated, about a block at a time, after checking the header
     in the first block (a first line longer than a block is no header)."""
     lines_seen = 0  # whose line end was read, the header included
-    blocks = iter(_read_errors_as_failures(blocks, lambda: lines_seen))
+    blocks = iter(read_errors_as_failures(blocks, lambda: lines_seen))
     first = next(blocks, None)
     if first is None:
         raise FileFailure("line 1: the file is empty, expected a header line")
@@ -68,8 +68,8 @@ def validated_chunks(blocks: Iterable[Block]) -> Iterator[Chunk]:
     _check_header(first.data if header_end < 0 else first.data[:header_end])
     lines_seen = 1
     rest = [Block(first.data[header_end + 1 :], first.bytes_read)] if 0 <= header_end < len(first.data) - 1 else []
-    for lines, bytes_read in _whole_lines(itertools.chain(rest, blocks)):
-        if lines is _TooLong:
+    for lines, bytes_read in whole_lines(itertools.chain(rest, blocks)):
+        if lines is TooLong:
             lines_seen += 1
             yield Chunk(b"", 0, [Rejection(lines_seen, f"longer than the limit of {MAX_LINE_BYTES:,} bytes")], bytes_read)
             continue
@@ -78,8 +78,8 @@ def validated_chunks(blocks: Iterable[Block]) -> Iterator[Chunk]:
         yield Chunk(copy_text, stored, rejections, bytes_read)
 
 
-def _whole_lines(blocks: Iterable[Block]) -> Iterator[tuple[bytes | type[_TooLong], int]]:
-    """Whole lines (each ending in LF) about a block at a time, or _TooLong for a line longer than
+def whole_lines(blocks: Iterable[Block]) -> Iterator[tuple[bytes | type[TooLong], int]]:
+    """Whole lines (each ending in LF) about a block at a time, or TooLong for a line longer than
     MAX_LINE_BYTES, with the bytes read so far. Each byte is copied at most twice, whatever the
     line lengths: the start of an unfinished line is kept as a list of parts, joined once."""
     pending: list[bytes] = []  # the start of a line whose end is not read yet
@@ -98,7 +98,7 @@ def _whole_lines(blocks: Iterable[Block]) -> Iterator[tuple[bytes | type[_TooLon
             continue
         start = 0
         if skipping or pending_bytes + first_end > MAX_LINE_BYTES:
-            yield _TooLong, bytes_read
+            yield TooLong, bytes_read
             pending, pending_bytes, skipping = [], 0, False
             start = first_end + 1
         cut = data.rfind(b"\n") + 1
@@ -109,12 +109,12 @@ def _whole_lines(blocks: Iterable[Block]) -> Iterator[tuple[bytes | type[_TooLon
         if cut < len(data):
             pending, pending_bytes = [data[cut:]], len(data) - cut
     if skipping:
-        yield _TooLong, bytes_read
+        yield TooLong, bytes_read
     elif pending:  # the last line has no line end
         yield b"".join(pending) + b"\n", bytes_read
 
 
-def _read_errors_as_failures(blocks: Iterable[Block], lines_seen: Callable[[], int]) -> Iterator[Block]:
+def read_errors_as_failures(blocks: Iterable[Block], lines_seen: Callable[[], int]) -> Iterator[Block]:
     try:
         yield from blocks
     except EOFError:

@@ -443,3 +443,16 @@ def test_a_successful_login_clears_the_failures(client, staff_with_password):
     for _ in range(4):
         assert log_in(client, "clerk", "guess").status_code == 200
     assert log_in(client, "clerk", "right horse battery").status_code == 302
+
+
+def test_the_detail_page_of_a_dsrf_dsr_shows_its_recipient(tmp_path, deleter):
+    from .dsrf_files import write_dsrf
+    from .test_ingest_dsrf import SPAIN
+
+    dsr = ingest_dsr(path=write_dsrf(tmp_path, SPAIN)).dsr
+
+    content = deleter.get(f"{CHANGELIST}{dsr.id}/change/").content.decode()
+
+    assert '<div class="readonly">SGAE</div>' in content
+    assert "Recipient (DDEX party ID):</label>" in content
+    assert '<div class="readonly">PADPIDA2007040502I</div>' in content

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from dsrs.filenames import DsrFileName, FileNameError, parse_dsr_file_name
+from dsrs.filenames import DsrFileName, FileNameError, is_dsrf_file_name, parse_dsr_file_name, parse_dsrf_file_name
 
 
 def test_it_parses_a_gzipped_name_without_society():
@@ -61,3 +61,36 @@ def test_it_accepts_a_one_day_period():
 def test_it_rejects_a_malformed_name(name, reason):
     with pytest.raises(FileNameError, match=reason.replace("(", r"\(").replace(")", r"\)")):
         parse_dsr_file_name(Path(name))
+
+
+def test_a_dsrf_file_name_gives_sender_recipient_service_period_and_territory():
+    name = parse_dsrf_file_name(Path("DSR_PADPIDA2011021501G_PADPIDA2007040502I_SpotifyPremium_20240101--20240131_ES_1of1_20240205T120000.tsv.gz"))
+
+    assert (name.sender, name.recipient, name.service, name.territory) == ("PADPIDA2011021501G", "PADPIDA2007040502I", "SpotifyPremium", "ES")
+    assert (name.period_start, name.period_end) == (date(2024, 1, 1), date(2024, 1, 31))
+
+
+def test_a_multi_territory_dsrf_file_name_has_no_territory():
+    path = Path("DSR_S_R_Service_20240101--20240131__1of1_20240205T120000.tsv")
+
+    assert (is_dsrf_file_name(path), parse_dsrf_file_name(path).territory) == (True, None)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Spotify_SpotifyDuo_NO_NOK_20200101-20200131.tsv",  # the project's TSV convention
+        "DSR_S_R_Service_20240101-20240131_ES_1of1_20240205T120000.tsv",  # one dash between the dates
+        "DSR_S_R_Service_20240101--20240131_ES_1of1_20240205.tsv",  # no creation time
+        "DSR_S_R_Service_20240101--20240131_ES_1of1_20240205T120000.csv",
+    ],
+)
+def test_other_names_are_no_dsrf_file_names(name):
+    assert not is_dsrf_file_name(Path(name))
+    with pytest.raises(FileNameError, match="file name does not match DSR_"):
+        parse_dsrf_file_name(Path(name))
+
+
+def test_a_dsrf_period_must_be_ordered():
+    with pytest.raises(FileNameError, match=r"period starts after it ends \(2024-02-01 > 2024-01-31\)"):
+        parse_dsrf_file_name(Path("DSR_S_R_Service_20240201--20240131_ES_1of1_20240205T120000.tsv"))

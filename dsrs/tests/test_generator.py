@@ -3,8 +3,10 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
-from dsrs.generator import SAMPLES, generate_dsr, generate_samples
+from dsrs.formats.dsrf import read_prelude
+from dsrs.generator import SAMPLES, generate_dsr, generate_dsrf, generate_samples
 from dsrs.ingestion import Outcome, ingest_dsr
 from dsrs.lines import line_rejection
 
@@ -72,3 +74,48 @@ def test_the_command_refuses_a_name_ingest_dsr_would_refuse(tmp_path):
 
     with pytest.raises(CommandError, match="file name does not match"):
         call_command("generate_dsr", str(tmp_path / "sample.tsv"))
+
+
+DSRF_NAME = "DSR_PADPIDA2011021501G_PADPIDA2007040502I_SpotifyPremium_20240101--20240131__1of1_20240205T120000.tsv.gz"
+
+
+@pytest.mark.django_db
+def test_a_generated_dsrf_file_ingests_with_each_summarys_revenue_exactly(tmp_path):
+    path = tmp_path / DSRF_NAME
+    call_command("generate_dsr", "--format", "dsrf", str(path), "--lines", "2000", "--seed", "3")
+    summaries = read_prelude(path, gzipped=True).summaries.values()
+
+    result = ingest_dsr(path=path)
+
+    assert result.outcome == Outcome.INGESTED, result.message
+    assert [(dsr.territory_id, dsr.currency_id) for dsr in result.dsrs] == [("ES", "EUR"), ("FR", "EUR"), ("GB", "GBP")]
+    assert (result.lines_read, result.lines_stored, sum(dsr.lines_stored for dsr in result.dsrs)) == (2000, 2000, 2000)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT dsr_id, sum(usages), sum(revenue) FROM dsrs_usage GROUP BY dsr_id ORDER BY dsr_id")
+        totals = cursor.fetchall()
+    expected = [
+        (
+            dsr.id,
+            sum(s.usages for s in summaries if s.territory == dsr.territory_id),
+            sum(s.net_revenue for s in summaries if s.territory == dsr.territory_id),
+        )
+        for dsr in result.dsrs
+    ]
+    assert totals == expected
+    assert all(usages > 0 for _, usages, _ in totals)
+
+
+def test_the_same_seed_writes_the_same_dsrf_file(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    generate_dsrf(tmp_path / "a" / DSRF_NAME, sales=300, seed=4)
+    generate_dsrf(tmp_path / "b" / DSRF_NAME, sales=300, seed=4)
+
+    assert (tmp_path / "a" / DSRF_NAME).read_bytes() == (tmp_path / "b" / DSRF_NAME).read_bytes()
+
+
+def test_the_command_refuses_a_name_outside_the_dsrf_convention(tmp_path):
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="file name does not match DSR_"):
+        call_command("generate_dsr", "--format", "dsrf", str(tmp_path / "Spotify_SpotifyDuo_NO_NOK_20200101-20200131.tsv"))

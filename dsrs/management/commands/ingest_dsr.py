@@ -29,7 +29,10 @@ def positive_decimal(text: str) -> Decimal:
 
 
 class Command(BaseCommand):
-    help = "Ingest DSR files (.tsv or .tsv.gz). Exits non-zero unless every file ends up ingested."
+    help = (
+        "Ingest DSR files (.tsv or .tsv.gz): the project's TSV or DDEX DSR flat files (Basic Audio). "
+        "Exits non-zero unless every file ends up ingested."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("paths", nargs="+", type=Path, metavar="PATH")
@@ -92,7 +95,9 @@ class Command(BaseCommand):
                 f"  lines read {result.lines_read:,}, stored {result.lines_stored:,}, "
                 f"rejected {result.lines_rejected:,} in {result.seconds:.1f} s ({rate:,.0f} lines/s)"
             )
-        for rejection in (result.dsr.rejections if result.dsr else [])[:5]:
+        dsrs = result.dsrs or ([result.dsr] if result.dsr else [])
+        rejections = sorted((rejection for dsr in dsrs for rejection in dsr.rejections), key=lambda rejection: rejection["line"])
+        for rejection in rejections[:5]:
             self.stdout.write(f"  rejected line {rejection['line']}: {rejection['reason']}")
 
     @staticmethod
