@@ -89,6 +89,9 @@ def test_a_generated_dsrf_file_ingests_with_each_summarys_revenue_exactly(tmp_pa
 
     assert result.outcome == Outcome.INGESTED, result.message
     assert [(dsr.territory_id, dsr.currency_id) for dsr in result.dsrs] == [("ES", "EUR"), ("FR", "EUR"), ("GB", "GBP")]
+    assert {(dsr.dsp, dsr.service, dsr.society, dsr.recipient_party_id) for dsr in result.dsrs} == {
+        ("Spotify", "SpotifyPremium", "SGAE", "PADPIDA2007040502I")
+    }
     assert (result.lines_read, result.lines_stored, sum(dsr.lines_stored for dsr in result.dsrs)) == (2000, 2000, 2000)
     with connection.cursor() as cursor:
         cursor.execute("SELECT dsr_id, sum(usages), sum(revenue) FROM dsrs_usage GROUP BY dsr_id ORDER BY dsr_id")
