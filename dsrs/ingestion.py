@@ -18,7 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import psycopg
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 
 from dsrs import usage_storage
 from dsrs.deletion import delete_dsr
@@ -60,6 +60,9 @@ class IngestResult:
     lines_stored: int = 0
     lines_rejected: int = 0
     seconds: float = 0.0
+    # Failed for a reason outside the file (connection lost, server shut down, deadlock): the
+    # same file may well be ingested when tried again.
+    transient: bool = False
 
     @property
     def ok(self) -> bool:
@@ -70,42 +73,59 @@ class IngestFailure(Exception):
     """A file-level failure: the file is not stored and a failed DSR records this message."""
 
 
+@dataclass(frozen=True)
+class RecognisedName:
+    name: DsrFileName
+    territory: Territory
+    currency: Currency
+
+
+def recognised_file_name(path: Path) -> RecognisedName:
+    """The file's name parsed, with its territory and currency; FileNameError says what is wrong."""
+    name = parse_dsr_file_name(path)
+    territory = Territory.objects.filter(code_2=name.territory).first()
+    if territory is None:
+        raise FileNameError(f"unknown territory {name.territory!r} (ISO 3166 alpha-2)")
+    currency = Currency.objects.filter(code=name.currency).first()
+    if currency is None:
+        raise FileNameError(f"unknown currency {name.currency!r} (ISO 4217)")
+    return RecognisedName(name, territory, currency)
+
+
 def ingest_dsr(
     *,
     path: Path,
     replace: bool = False,
     eur_rate: Decimal | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    in_commit: Callable[[DSR], None] | None = None,
 ) -> IngestResult:
+    """`in_commit(dsr)` runs inside the transaction that commits an ingested DSR, so that what it
+    writes (an import's outcome) is committed with the DSR, or not at all."""
     try:
-        result = _ingest_dsr(path=path, replace=replace, eur_rate=eur_rate, on_progress=on_progress)
+        result = _ingest_dsr(path=path, replace=replace, eur_rate=eur_rate, on_progress=on_progress, in_commit=in_commit)
     except (DatabaseError, psycopg.Error) as error:  # before a failure could be recorded: the database is gone
         _drop_broken_connection()
-        result = IngestResult(path, Outcome.FAILED, f"{path}: {_one_line(error)} (not recorded)")
+        result = IngestResult(path, Outcome.FAILED, f"{path}: {_one_line(error)} (not recorded)", transient=_is_transient(error))
     _log_result(result)
     return result
 
 
-def _ingest_dsr(*, path, replace, eur_rate, on_progress) -> IngestResult:
+def _ingest_dsr(*, path, replace, eur_rate, on_progress, in_commit) -> IngestResult:
     started = time.monotonic()
     try:
-        name = parse_dsr_file_name(path)
+        recognised = recognised_file_name(path)
     except FileNameError as error:
         return IngestResult(path, Outcome.REFUSED, f"{path}: {error}")
-    territory = Territory.objects.filter(code_2=name.territory).first()
-    if territory is None:
-        return IngestResult(path, Outcome.REFUSED, f"{path}: unknown territory {name.territory!r} (ISO 3166 alpha-2)")
-    currency = Currency.objects.filter(code=name.currency).first()
-    if currency is None:
-        return IngestResult(path, Outcome.REFUSED, f"{path}: unknown currency {name.currency!r} (ISO 4217)")
+    name = recognised.name
 
     dsr = DSR(
         path=str(path),
         dsp=name.dsp,
         service=name.service,
         society=name.society,
-        territory=territory,
-        currency=currency,
+        territory=recognised.territory,
+        currency=recognised.currency,
         period_start=name.period_start,
         period_end=name.period_end,
     )
@@ -136,12 +156,22 @@ def _ingest_dsr(*, path, replace, eur_rate, on_progress) -> IngestResult:
                 dsr.status = DSR.Status.INGESTED
                 dsr.save(force_insert=True)
                 usage_storage.attach_partition(dsr.id)
+                if in_commit is not None:
+                    in_commit(dsr)
             # Leaving the block commits: a signal from here on waits for the command to stop.
     except (IngestFailure, FileFailure, DatabaseError, psycopg.Error, OSError) as error:
         # Django wraps the errors of execute(), not those raised inside cursor.copy(): psycopg's own.
         message = _record_failure(dsr, counts, f"{path}: {_one_line(error)}")
         return IngestResult(
-            path, Outcome.FAILED, message, dsr, dsr.lines_read, dsr.lines_stored, dsr.lines_rejected, time.monotonic() - started
+            path,
+            Outcome.FAILED,
+            message,
+            dsr,
+            dsr.lines_read,
+            dsr.lines_stored,
+            dsr.lines_rejected,
+            time.monotonic() - started,
+            transient=_is_transient(error),
         )
     replacing = f", replacing DSR {replaced.id}" if replaced is not None else ""
     return IngestResult(
@@ -245,6 +275,12 @@ def _one_line(error: Exception) -> str:
     lines = str(error).strip().splitlines()
     reason = lines[0] if lines else type(error).__name__
     return f"database error: {reason}" if isinstance(error, (DatabaseError, psycopg.Error)) else reason
+
+
+def _is_transient(error: Exception) -> bool:
+    # OperationalError is PostgreSQL's word for what is outside the statement: a lost connection,
+    # a shutdown, a deadlock or serialization failure, a cancelled query, a full disk.
+    return isinstance(error, (OperationalError, psycopg.OperationalError))
 
 
 def _drop_broken_connection() -> None:
