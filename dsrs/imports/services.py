@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg
 from django.core.files import File
 from django.db import DatabaseError, OperationalError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from dsrs.filenames import DsrFileName, parse_dsr_file_name
@@ -117,7 +118,7 @@ def _run(import_id: int, last_attempt: bool) -> None:
     )
 
     def record_ingested(dsr: DSR) -> None:
-        _end(import_id, Import.Status.INGESTED, f"ingested as DSR {dsr.id}", dsr=dsr, lines_read=dsr.lines_read)
+        _end(import_id, Import.Status.INGESTED, f"ingested as DSR {dsr.id}", dsr=dsr, lines_read=dsr.lines_read, read_whole=True)
 
     with files.local_file(record.stored_as) as path, progress_writer(import_id) as on_progress:
         result = ingest_dsr(
@@ -127,7 +128,8 @@ def _run(import_id: int, last_attempt: bool) -> None:
     if result.transient and not last_attempt:
         _end(import_id, Import.Status.QUEUED, f"{message}; tried again later", dsr=result.dsr, finished=False)
         raise TransientFailure(message)
-    _end(import_id, STATUS_OF_OUTCOME[result.outcome], message, dsr=result.dsr, lines_read=result.lines_read)
+    ingested = result.outcome == Outcome.INGESTED
+    _end(import_id, STATUS_OF_OUTCOME[result.outcome], message, dsr=result.dsr, lines_read=result.lines_read, read_whole=ingested)
 
 
 def _without_path(result: IngestResult, path: Path) -> str:
@@ -135,10 +137,21 @@ def _without_path(result: IngestResult, path: Path) -> str:
     return result.message.removeprefix(f"{path}: ")
 
 
-def _end(import_id: int, status: str, message: str, *, dsr: DSR | None, lines_read: int | None = None, finished: bool = True):
+def _end(
+    import_id: int,
+    status: str,
+    message: str,
+    *,
+    dsr: DSR | None,
+    lines_read: int | None = None,
+    read_whole: bool = False,
+    finished: bool = True,
+) -> None:
     fields = {"status": status, "message": message, "dsr_id": dsr.id if dsr is not None and dsr.id else None}
     if lines_read is not None:
         fields["lines_read"] = lines_read
+    if read_whole:  # the progress written last may be a second old
+        fields["bytes_read"] = F("file_size")
     if finished:
         fields["finished_at"] = timezone.now()
     Import.objects.filter(id=import_id).update(**fields)
