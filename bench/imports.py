@@ -73,8 +73,8 @@ def run(report: Report, files: list[Path]) -> None:
             delete_dsrs(DSR.objects.all())
         lines = sum(r.lines_read for r in done)
         report.add(
-            f"{len(files)} files ({lines:,} lines): 1 worker / {len(files)} workers",
-            f"{seconds[1]:.2f} s / {seconds[len(files)]:.2f} s = {seconds[1] / seconds[len(files)]:.2f}x faster",
+            f"{len(files)} files ({lines:,} lines): 1 worker / {len(files)} workers (speed-up)",
+            f"{seconds[1]:.2f} s / {seconds[len(files)]:.2f} s = {seconds[1] / seconds[len(files)]:.2f}x",
         )
 
 
