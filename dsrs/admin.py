@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.timezone import localtime
 from django.utils.html import format_html, format_html_join
 
@@ -288,7 +289,7 @@ class ImportAdmin(ReadOnlyAdmin):
     """Uploaded files and their ingestion, newest first; a failed one can be queued again (its
     file is kept in the imports storage)."""
 
-    list_display = ["id", "file_name", "status_badge", "progress", "dsr_link", "message", "created", "started", "finished"]
+    list_display = ["id", "file_name", "status_badge", "progress", "dsr_link", "message", "created", "took"]
     list_filter = ["status"]
     search_fields = ["file_name"]
     actions = ["requeue"]
@@ -296,6 +297,7 @@ class ImportAdmin(ReadOnlyAdmin):
         "file_name",
         "status",
         "progress",
+        "bytes",
         "dsr_link",
         "message",
         "replace",
@@ -318,14 +320,35 @@ class ImportAdmin(ReadOnlyAdmin):
     def has_requeue_permission(self, request) -> bool:
         return request.user.has_perm("dsrs.add_import")
 
+    @admin.display(description="file name", ordering="file_name")
+    def file_name(self, record: Import) -> str:
+        return format_html('<span title="{}">{}</span>', record.file_name, record.file_name)
+
     @admin.display(description="status", ordering="status")
     def status_badge(self, record: Import) -> str:
         return format_html('<span class="dsr-status dsr-status-{}">{}</span>', record.status, record.status)
 
     @admin.display(description="progress")
     def progress(self, record: Import) -> str:
-        share = f" ({record.bytes_read / record.file_size:.0%})" if record.file_size and record.status == Import.Status.RUNNING else ""
-        return f"{record.lines_read:,} lines, {record.bytes_read:,} of {record.file_size:,} bytes{share}"
+        """Lines read, and while running the share of the file read; the bytes on hover."""
+        if record.status == Import.Status.QUEUED:
+            return "-"
+        share = f", {record.bytes_read / record.file_size:.0%}" if record.file_size and record.status == Import.Status.RUNNING else ""
+        return format_html('<span title="{}">{} lines{}</span>', self.bytes(record), f"{record.lines_read:,}", share)
+
+    @admin.display(description="bytes read")
+    def bytes(self, record: Import) -> str:
+        return f"{record.bytes_read:,} of {record.file_size:,} bytes"
+
+    @admin.display(description="took")
+    def took(self, record: Import) -> str:
+        """How long it ran, or has been running so far; its start and end on hover."""
+        if record.started_at is None:
+            return "-"
+        end = record.finished_at or timezone.now()
+        seconds = (end - record.started_at).total_seconds()
+        span = f"{when(record.started_at)} – {when(record.finished_at) if record.finished_at else 'now'}"
+        return format_html('<span title="{}">{}</span>', span, f"{seconds:.1f} s")
 
     @admin.display(description="DSR", ordering="dsr")
     def dsr_link(self, record: Import) -> str:
@@ -336,7 +359,7 @@ class ImportAdmin(ReadOnlyAdmin):
 
     @admin.display(description="created", ordering="created_at")
     def created(self, record: Import) -> str:
-        return when(record.created_at)
+        return format_html('<span title="{}">{}</span>', when(record.created_at), f"{localtime(record.created_at):%m-%d %H:%M}")
 
     @admin.display(description="started", ordering="started_at")
     def started(self, record: Import) -> str:

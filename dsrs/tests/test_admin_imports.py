@@ -27,7 +27,7 @@ def test_the_list_shows_status_progress_and_message(client, django_user_model):
     page = staff(django_user_model, client, "view_import").get(CHANGELIST).content.decode()
 
     assert '<span class="dsr-status dsr-status-running">running</span>' in page
-    assert "1,234 lines, 500 of 2,000 bytes (25%)" in page
+    assert '<span title="500 of 2,000 bytes">1,234 lines, 25%</span>' in page
     assert "line 1: expected the header" in page
 
 
@@ -50,3 +50,13 @@ def test_only_who_may_add_imports_is_offered_the_requeue(client, django_user_mod
     page = staff(django_user_model, client, "view_import").get(CHANGELIST).content.decode()
 
     assert "Queue selected failed imports again" not in page
+
+
+def test_an_imports_page_shows_its_bytes_read_and_its_dsr(client, django_user_model):
+    dsr = baker.make("dsrs.DSR", path=NAME, status="ingested")
+    record = baker.make(Import, file_name=NAME, status="ingested", lines_read=10, bytes_read=300, file_size=300, dsr=dsr, message=f"ingested as DSR {dsr.id}")
+
+    page = staff(django_user_model, client, "view_import").get(f"{CHANGELIST}{record.id}/change/").content.decode()
+
+    assert "300 of 300 bytes" in page
+    assert f'<a href="/admin/dsrs/dsr/{dsr.id}/change/">DSR {dsr.id}</a>' in page
