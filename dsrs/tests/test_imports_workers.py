@@ -15,7 +15,7 @@ from dsrs.models import DSR, Import
 
 from .conftest import usage_partitions
 from .imports_helpers import dsr_bytes, upload, user_with_token
-from .processes import observer, pause_in_copy, wait_until
+from .processes import observer, pause_in_copy, resume, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("committing_imports")]
 
@@ -55,10 +55,16 @@ def workers_registered() -> int:
 
 
 def jobs() -> list[tuple]:
-    """Each job's import, status and runs (procrastinate counts a run when it ends or is retried)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT (args->>'import_id')::bigint, status, attempts FROM procrastinate_jobs ORDER BY id")
-        return cursor.fetchall()
+    """Each job's import, status and runs (procrastinate counts a run when it ends or is retried),
+    once none is queued or running: a worker tells the queue a job is done after the import is."""
+
+    def settled():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT (args->>'import_id')::bigint, status, attempts FROM procrastinate_jobs ORDER BY id")
+            rows = cursor.fetchall()
+        return rows if all(status not in ("todo", "doing") for _, status, _ in rows) else None
+
+    return wait_until(settled, what="the jobs to end")
 
 
 def test_an_upload_is_queued_then_run_by_a_worker_with_its_progress_then_ingested(client, uploader, start_worker, imports_storage):
@@ -117,6 +123,27 @@ def test_the_job_of_a_worker_killed_mid_ingestion_is_run_again_by_another_within
     assert (dsr.sha256, dsr.lines_stored) == (file_sha256(imports_storage / str(created["id"]) / ES_JANUARY), BIG)
     assert usage_partitions() == [f"dsrs_usage_{dsr.id}"]  # the killed load left nothing
     assert jobs() == [(created["id"], "succeeded", 2)]  # two runs
+
+
+def test_a_connection_lost_mid_load_is_tried_again_after_a_wait_and_ends_ingested(client, uploader, start_worker):
+    worker = start_worker("worker-a")
+    wait_until(lambda: workers_registered() == 1, what="the worker")
+    created = upload(client, uploader, ES_JANUARY, dsr_bytes(BIG)).json()
+    with observer() as watching:
+        pause_in_copy(watching, worker, "worker-a")
+        watching.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'worker-a' AND query LIKE 'COPY%%'")
+    resume(worker)
+
+    queued_again = wait_until(lambda: (s := state(created["id"]))["status"] == "queued" and s, what="the import queued again")
+    queued_at = time.monotonic()
+    done = wait_until(lambda: finished(created["id"]), timeout=60, what="the import tried again")
+    waited = time.monotonic() - queued_at
+
+    failed, ingested = DSR.objects.order_by("id")
+    assert queued_again["message"] == "database error: sending copy data failed: server closed the connection unexpectedly; tried again later"
+    assert (failed.status, ingested.status, done["status"], done["dsr"]) == ("failed", "ingested", "ingested", ingested.id)
+    assert waited > 2.5  # the first retry waits 3 s
+    assert jobs() == [(created["id"], "succeeded", 2)]
 
 
 def test_two_workers_ingest_two_files_at_the_same_time(client, uploader, start_worker):
