@@ -146,6 +146,7 @@ def _end(
     lines_read: int | None = None,
     read_whole: bool = False,
     finished: bool = True,
+    unless_finished: bool = False,
 ) -> None:
     fields = {"status": status, "message": message, "dsr_id": dsr.id if dsr is not None and dsr.id else None}
     if lines_read is not None:
@@ -154,16 +155,20 @@ def _end(
         fields["bytes_read"] = F("file_size")
     if finished:
         fields["finished_at"] = timezone.now()
-    Import.objects.filter(id=import_id).update(**fields)
+    imports = Import.objects.filter(id=import_id)
+    if unless_finished:
+        imports = imports.exclude(status__in=Import.FINISHED)
+    imports.update(**fields)
 
 
 def _end_unexpectedly(import_id: int, error: Exception, *, tried_again: bool) -> None:
-    """Say why the job stopped, if the database can still be told."""
+    """Say why the job stopped, if the database can still be told; not over an outcome already
+    recorded (an ingested import, whose last write failed)."""
     reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     if connection.connection is not None and not connection.is_usable():
         connection.close()
     with suppress(DatabaseError):
         if tried_again:
-            _end(import_id, Import.Status.QUEUED, f"{reason}; tried again later", dsr=None, finished=False)
+            _end(import_id, Import.Status.QUEUED, f"{reason}; tried again later", dsr=None, finished=False, unless_finished=True)
         else:
-            _end(import_id, Import.Status.FAILED, reason, dsr=None)
+            _end(import_id, Import.Status.FAILED, reason, dsr=None, unless_finished=True)

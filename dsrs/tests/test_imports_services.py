@@ -11,7 +11,7 @@ from django.db import OperationalError
 from django.utils import timezone
 from procrastinate.jobs import Job
 
-from dsrs.imports import files
+from dsrs.imports import files, services
 from dsrs.imports.services import NotRequeueable, TransientFailure, create_import, requeue_import, run_import
 from dsrs.imports.tasks import RETRY
 from dsrs.ingestion import IngestResult, Outcome
@@ -137,6 +137,31 @@ class TestTransientFailures:
 
         record.refresh_from_db()
         assert (record.status, record.message) == ("queued", "the database system is shutting down; tried again later")
+
+    def test_a_database_error_after_the_ingested_outcome_leaves_it_and_the_next_run_does_nothing(self, monkeypatch):
+        record = queue(dsr_bytes(3))
+        real_ingest, real_end = services.ingest_dsr, services._end
+        returned = []
+
+        def ingest(**kwargs):
+            returned.append(real_ingest(**kwargs))  # the DSR and the import's outcome are committed
+            return returned[-1]
+
+        def end(import_id, status, *args, **kwargs):
+            if returned and status == Import.Status.INGESTED:
+                raise OperationalError("server closed the connection unexpectedly")
+            return real_end(import_id, status, *args, **kwargs)
+
+        monkeypatch.setattr(services, "ingest_dsr", ingest)
+        monkeypatch.setattr(services, "_end", end)
+
+        with pytest.raises(OperationalError):
+            run_import(import_id=record.id, last_attempt=False)
+        run_import(import_id=record.id, last_attempt=False)  # the job's retry
+
+        record.refresh_from_db()
+        dsr = DSR.objects.get()
+        assert (record.status, record.dsr, record.message, len(returned)) == ("ingested", dsr, f"ingested as DSR {dsr.id}", 1)
 
     @pytest.mark.parametrize(
         "exception, attempts, retried_in",
