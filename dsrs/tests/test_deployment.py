@@ -253,6 +253,9 @@ def test_the_development_compose_file_serves_postgres_for_make_test_on_the_host(
     assert services["db"]["ports"] == ["127.0.0.1:${POSTGRES_PORT:-5432}:5432"]
     assert services["app"]["volumes"] == [".:/app"]
     assert services["app"]["environment"] == {"DEBUG": "1", "DATABASE_URL": "postgres://dsr:dsr@db:5432/dsr", "LOG_FORMAT": "text"}
+    assert services["worker"]["command"] == ["python", "manage.py", "ingest_worker"]
+    assert services["worker"]["environment"] == {**services["app"]["environment"], "MIGRATE_ON_START": "0"}
+    assert services["worker"]["volumes"] == [".:/app"]  # uploads/ shared with the app
 
 
 def test_the_production_compose_file_has_no_default_secrets():
