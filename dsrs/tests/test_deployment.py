@@ -96,6 +96,7 @@ def test_settings_are_secure_unless_debug_or_overridden(environment, expected):
         ("DSR_MAX_REJECTED_RATIO", "nan", "expected a number from 0 to 1"),
         ("LOG_FORMAT", "xml", "expected one of text, json"),
         ("LOG_LEVEL", "verbose", "expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+        ("IMPORTS_MAX_UPLOAD_BYTES", "2GB", "expected a whole number"),
     ],
 )
 def test_a_value_that_is_not_understood_stops_every_command_naming_the_variable(name, value, expected):
@@ -109,6 +110,18 @@ def test_the_rejection_ratio_is_read_from_the_environment():
     printed = manage("shell", "--no-imports", "-c", "from django.conf import settings; print(settings.DSR_MAX_REJECTED_RATIO)", DSR_MAX_REJECTED_RATIO="0.25")
 
     assert printed.stdout == "0.25\n", printed.stderr
+
+
+def test_the_imports_storage_is_the_folder_given_or_an_s3_bucket():
+    show = "from django.conf import settings; s = settings.STORAGES['imports']; print(s['BACKEND'], s['OPTIONS'])"
+
+    folder = manage("shell", "--no-imports", "-c", show, IMPORTS_STORAGE_DIR="/srv/imports")
+    default = manage("shell", "--no-imports", "-c", show)
+    bucket = manage("shell", "--no-imports", "-c", show, IMPORTS_S3_BUCKET="dsr-imports", IMPORTS_S3_ENDPOINT_URL="https://minio.example.com")
+
+    assert folder.stdout == "django.core.files.storage.FileSystemStorage {'location': '/srv/imports'}\n", folder.stderr
+    assert default.stdout == f"django.core.files.storage.FileSystemStorage {{'location': '{ROOT / 'uploads'}'}}\n", default.stderr
+    assert bucket.stdout == "storages.backends.s3.S3Storage {'bucket_name': 'dsr-imports', 'endpoint_url': 'https://minio.example.com'}\n", bucket.stderr
 
 
 # The database
