@@ -22,7 +22,9 @@ COPY --from=requirements /build/requirements.txt .
 RUN pip install --no-cache-dir --require-hashes -r requirements.txt
 
 COPY . .
-RUN python manage.py collectstatic --noinput --verbosity 0
+# /srv/imports: the imports volume of docker-compose.prod.yml, which starts with this owner.
+RUN python manage.py collectstatic --noinput --verbosity 0 \
+    && mkdir -p /srv/imports && chown 10001:10001 /srv/imports
 
 USER 10001:10001
 EXPOSE 8000

@@ -17,11 +17,13 @@ $(VENV)/.installed: Pipfile.lock
 	$(VENV)/bin/pipenv sync --dev
 	touch $@
 
-# Development only: debug pages, static files from the apps, plain HTTP (see settings.py).
+# Development only: debug pages, static files from the apps, plain HTTP (see settings.py). One
+# ingestion worker runs in the background for uploads (POST /imports/), stopped with the server.
 run: export DEBUG ?= 1
 run: install
 	$(MANAGE) migrate --noinput
 	$(MANAGE) ingest_dsr data/*.tsv*
+	$(MANAGE) ingest_worker & worker=$$!; trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(MANAGE) runserver 127.0.0.1:8000
 
 test: install

@@ -51,7 +51,7 @@ class ApiServer:
 
 
 @contextmanager
-def api_server(workers: int):
+def api_server(workers: int, extra_env: dict | None = None):
     port = _free_port()
     env = {
         **os.environ,
@@ -60,6 +60,7 @@ def api_server(workers: int):
         "SECURE_SSL_REDIRECT": "0",
         "ALLOWED_HOSTS": "*",
         "LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
     }
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "dsr_project.wsgi", "--bind", f"127.0.0.1:{port}",

@@ -7,7 +7,7 @@
 
 import argparse
 
-from bench import deletion, harness, ingest, percentile
+from bench import deletion, harness, imports, ingest, percentile
 
 
 def main() -> None:
@@ -32,6 +32,7 @@ def main() -> None:
         if distribution == "pareto":
             deletion.run(report, files[0])
         delete_dsrs(DSR.objects.all())  # each distribution is queried on its own
+    imports.run(report, harness.bench_files("pareto")[:2])
     if args.large:
         ingest.run_large(report, harness.bench_file(harness.LARGE_FILE, harness.LARGE_LINES, seed=6))
     if args.huge:

@@ -118,6 +118,10 @@ def logging_config(log_format: str, level: str) -> dict:
             # The driver's warnings (e.g. after a lost connection), which would otherwise be bare
             # text on stderr: a record for log collectors; for people, the report says it already.
             "psycopg": {"handlers": ["stdout" if log_format == "json" else "discard"], "level": "WARNING", "propagate": False},
+            # An ingestion worker's jobs (started, ended, tried again) and the jobs it takes back
+            # from dead workers: the worker's report, to people as to log collectors.
+            "procrastinate.worker": {"handlers": ["stdout" if log_format == "json" else "stderr"], "level": level, "propagate": False},
+            "dsrs.imports.worker": {"handlers": ["stdout" if log_format == "json" else "stderr"], "level": level, "propagate": False},
         },
     }
 
@@ -136,6 +140,10 @@ INSTALLED_APPS = [
     # Swagger UI's files, served from STATIC_ROOT like the admin's: /api/docs/ needs no CDN.
     "drf_spectacular_sidecar",
     "axes",
+    # The job queue of ingestion (its tables live in the same PostgreSQL database), and the
+    # tokens that authenticate uploads (`manage.py drf_create_token USER`).
+    "procrastinate.contrib.django",
+    "rest_framework.authtoken",
     "dsrs",
 ]
 
@@ -205,16 +213,38 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 # Served by WhiteNoise from STATIC_ROOT (collectstatic runs when the Docker image is built), gzipped.
+# "imports" holds uploaded DSR files until, and after, a worker ingests them: a folder that every
+# worker reads (IMPORTS_STORAGE_DIR), or an S3-compatible bucket through django-storages
+# (IMPORTS_S3_BUCKET; credentials from boto3's own AWS_* variables).
+IMPORTS_STORAGE_DIR = env_text("IMPORTS_STORAGE_DIR") or str(BASE_DIR / "uploads")
+IMPORTS_S3_BUCKET = env_text("IMPORTS_S3_BUCKET")
+if IMPORTS_S3_BUCKET:
+    IMPORTS_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {"bucket_name": IMPORTS_S3_BUCKET, "endpoint_url": env_text("IMPORTS_S3_ENDPOINT_URL") or None},
+    }
+else:
+    IMPORTS_STORAGE = {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": IMPORTS_STORAGE_DIR}}
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    "imports": IMPORTS_STORAGE,
 }
+# An upload's request body above this size is refused (413) before any of it is read.
+IMPORTS_MAX_UPLOAD_BYTES = env_int("IMPORTS_MAX_UPLOAD_BYTES", 20 * 1024**3)
+# Uploads larger than 2.5 MB (Django's FILE_UPLOAD_MAX_MEMORY_SIZE) stream to a temporary file
+# (FILE_UPLOAD_TEMP_DIR, the system's by default) in 64 KiB chunks, never held in memory.
+
+# Workers and tasks of ingestion: dsrs/imports/tasks.py (see `manage.py ingest_worker`).
+PROCRASTINATE_AUTODISCOVER_MODULE_NAME = ""
+PROCRASTINATE_IMPORT_PATHS = ["dsrs.imports.tasks"]
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    # The API is public and read-only. Clients get JSON (asked for, */* or no Accept header: the
-    # first renderer); a browser, which asks for text/html, gets the same data in DRF's HTML
-    # page. A ?format= parameter changes nothing: no query parameter but the contract's matters.
+    # The API is public and read-only, but for imports (dsrs/imports/views.py authenticates
+    # them). Clients get JSON (asked for, */* or no Accept header: the first renderer); a
+    # browser, which asks for text/html, gets the same data in DRF's HTML page. A ?format=
+    # parameter changes nothing: no query parameter but the contract's matters.
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
@@ -229,7 +259,13 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "LICENSE": {"name": "Apache 2.0", "url": "http://www.apache.org/licenses/LICENSE-2.0.html"},
     "SERVERS": [{"url": "http://localhost:8000/"}],
-    "TAGS": [{"name": "dsrs", "description": "DSR API"}, {"name": "resources", "description": "DSR Resources API"}],
+    "TAGS": [
+        {"name": "dsrs", "description": "DSR API"},
+        {"name": "resources", "description": "DSR Resources API"},
+        {"name": "imports", "description": "DSR files uploaded for the ingestion workers"},
+    ],
+    # Both a DSR and an import have a `status`: the DSR's keeps the contract's name.
+    "ENUM_NAME_OVERRIDES": {"StatusEnum": "dsrs.serializers.DSR_STATUSES", "ImportStatusEnum": "dsrs.models.Import.Status"},
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -3,6 +3,7 @@ from django.urls import path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from dsrs.imports.views import ImportDetailView, ImportListView
 from dsrs.views import DSRDetailView, DSRListView, TopPercentileView
 
 urlpatterns = [
@@ -17,6 +18,10 @@ urlpatterns = [
         "resources/percentile/<str:number>/",
         RedirectView.as_view(pattern_name="top-percentile", permanent=True, query_string=True),
     ),
+    # Uploads, queued for the ingestion workers (dsrs/imports/).
+    path("imports/", ImportListView.as_view(), name="import-list"),
+    path("imports/<str:id>", ImportDetailView.as_view(), name="import-detail"),
+    path("imports/<str:id>/", RedirectView.as_view(pattern_name="import-detail", permanent=True)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]

@@ -19,14 +19,16 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.timezone import localtime
 from django.utils.html import format_html, format_html_join
 
 from dsrs.charts import revenue_concentration_chart
 from dsrs.concentration import revenue_concentration
 from dsrs.deletion import DeletionBusy, delete_dsrs
+from dsrs.imports.services import NotRequeueable, requeue_import
 from dsrs.rates import newest_ecb_date
-from dsrs.models import DSR, Currency, EcbRate, EcbRateUpdate, Territory
+from dsrs.models import DSR, Currency, EcbRate, EcbRateUpdate, Import, Territory
 
 # Three models: the index page is navigation enough, and the sidebar's 300 px are the DSR list's.
 admin.site.enable_nav_sidebar = False
@@ -280,3 +282,102 @@ class DSRAdmin(ReadOnlyAdmin):
             context = {"preserved_filters": self.get_preserved_filters(request), "opts": self.opts}
             response["Location"] = add_preserved_filters(context, changelist)
         return response
+
+
+@admin.register(Import)
+class ImportAdmin(ReadOnlyAdmin):
+    """Uploaded files and their ingestion, newest first; a failed one can be queued again (its
+    file is kept in the imports storage)."""
+
+    list_display = ["id", "file_name", "status_badge", "progress", "dsr_link", "message", "created", "took"]
+    list_filter = ["status"]
+    search_fields = ["file_name"]
+    actions = ["requeue"]
+    fields = [
+        "file_name",
+        "status",
+        "progress",
+        "bytes",
+        "dsr_link",
+        "message",
+        "replace",
+        "eur_rate",
+        "created_by",
+        "created",
+        "started",
+        "finished",
+        "stored_as",
+        "job_id",
+    ]
+    readonly_fields = fields
+
+    class Media:
+        css = {"all": ["dsrs/admin.css"]}
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # an import is the record of a delivery
+
+    def has_requeue_permission(self, request) -> bool:
+        return request.user.has_perm("dsrs.add_import")
+
+    @admin.display(description="file name", ordering="file_name")
+    def file_name(self, record: Import) -> str:
+        return format_html('<span title="{}">{}</span>', record.file_name, record.file_name)
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, record: Import) -> str:
+        return format_html('<span class="dsr-status dsr-status-{}">{}</span>', record.status, record.status)
+
+    @admin.display(description="progress")
+    def progress(self, record: Import) -> str:
+        """Lines read, and while running the share of the file read; the bytes on hover."""
+        if record.status == Import.Status.QUEUED:
+            return "-"
+        share = f", {record.bytes_read / record.file_size:.0%}" if record.file_size and record.status == Import.Status.RUNNING else ""
+        return format_html('<span title="{}">{} lines{}</span>', self.bytes(record), f"{record.lines_read:,}", share)
+
+    @admin.display(description="bytes read")
+    def bytes(self, record: Import) -> str:
+        return f"{record.bytes_read:,} of {record.file_size:,} bytes"
+
+    @admin.display(description="took")
+    def took(self, record: Import) -> str:
+        """How long it ran, or has been running so far; its start and end on hover."""
+        if record.started_at is None:
+            return "-"
+        end = record.finished_at or timezone.now()
+        seconds = (end - record.started_at).total_seconds()
+        span = f"{when(record.started_at)} – {when(record.finished_at) if record.finished_at else 'now'}"
+        return format_html('<span title="{}">{}</span>', span, f"{seconds:.1f} s")
+
+    @admin.display(description="DSR", ordering="dsr")
+    def dsr_link(self, record: Import) -> str:
+        if record.dsr_id is None:
+            return "-"
+        url = reverse("admin:dsrs_dsr_change", args=[record.dsr_id], current_app=self.admin_site.name)
+        return format_html('<a href="{}">DSR {}</a>', url, record.dsr_id)
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, record: Import) -> str:
+        return format_html('<span title="{}">{}</span>', when(record.created_at), f"{localtime(record.created_at):%m-%d %H:%M}")
+
+    @admin.display(description="started", ordering="started_at")
+    def started(self, record: Import) -> str:
+        return when(record.started_at) if record.started_at else "-"
+
+    @admin.display(description="finished", ordering="finished_at")
+    def finished(self, record: Import) -> str:
+        return when(record.finished_at) if record.finished_at else "-"
+
+    @admin.action(permissions=["requeue"], description="Queue selected failed imports again")
+    def requeue(self, request, queryset):
+        queued, refused = [], []
+        for record in queryset.order_by("id"):
+            try:
+                queued.append(requeue_import(import_id=record.id).id)
+            except NotRequeueable as error:
+                refused.append(str(error))
+        if queued:
+            self.message_user(request, f"Queued again: {', '.join(f'import {i}' for i in queued)}.", messages.SUCCESS)
+        for reason in refused:
+            self.message_user(request, reason, messages.WARNING)

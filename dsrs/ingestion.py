@@ -20,11 +20,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import psycopg
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 
 from dsrs import usage_storage
 from dsrs.deletion import delete_dsr
-from dsrs.filenames import FileNameError, parse_dsr_file_name
+from dsrs.filenames import DsrFileName, FileNameError, parse_dsr_file_name
 from dsrs.formats import Format, detect_format
 from dsrs.formats import dsrf
 from dsrs.ingest.interrupts import interruptible
@@ -65,6 +65,9 @@ class IngestResult:
     lines_rejected: int = 0
     seconds: float = 0.0
     dsrs: list[DSR] = field(default_factory=list)  # a DSRF file's DSRs (dsr is the first)
+    # Failed for a reason outside the file (connection lost, server shut down, deadlock): the
+    # same file may well be ingested when tried again.
+    transient: bool = False
 
     @property
     def ok(self) -> bool:
@@ -75,48 +78,66 @@ class IngestFailure(Exception):
     """A file-level failure: the file is not stored and a failed DSR records this message."""
 
 
+@dataclass(frozen=True)
+class RecognisedName:
+    name: DsrFileName
+    territory: Territory
+    currency: Currency
+
+
+def recognised_file_name(path: Path) -> RecognisedName:
+    """The file's name parsed, with its territory and currency; FileNameError says what is wrong."""
+    name = parse_dsr_file_name(path)
+    territory = Territory.objects.filter(code_2=name.territory).first()
+    if territory is None:
+        raise FileNameError(f"unknown territory {name.territory!r} (ISO 3166 alpha-2)")
+    currency = Currency.objects.filter(code=name.currency).first()
+    if currency is None:
+        raise FileNameError(f"unknown currency {name.currency!r} (ISO 4217)")
+    return RecognisedName(name, territory, currency)
+
+
 def ingest_dsr(
     *,
     path: Path,
     replace: bool = False,
     eur_rate: Decimal | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    in_commit: Callable[[list[DSR]], None] | None = None,
 ) -> IngestResult:
+    """`in_commit(dsrs)` runs inside the transaction that commits the ingested DSRs (a DSRF file's
+    may be several), so that what it writes (an import's outcome) is committed with them, or not
+    at all."""
     try:
-        result = _ingest_dsr(path=path, replace=replace, eur_rate=eur_rate, on_progress=on_progress)
+        result = _ingest_dsr(path=path, replace=replace, eur_rate=eur_rate, on_progress=on_progress, in_commit=in_commit)
     except (DatabaseError, psycopg.Error) as error:  # before a failure could be recorded: the database is gone
         _drop_broken_connection()
-        result = IngestResult(path, Outcome.FAILED, f"{path}: {_one_line(error)} (not recorded)")
+        result = IngestResult(path, Outcome.FAILED, f"{path}: {_one_line(error)} (not recorded)", transient=_is_transient(error))
     _log_result(result)
     return result
 
 
-def _ingest_dsr(*, path, replace, eur_rate, on_progress) -> IngestResult:
+def _ingest_dsr(*, path, replace, eur_rate, on_progress, in_commit) -> IngestResult:
     if detect_format(path) == Format.DSRF:
-        return _ingest_dsrf(path=path, replace=replace, eur_rate=eur_rate, on_progress=on_progress)
-    return _ingest_tsv(path=path, replace=replace, eur_rate=eur_rate, on_progress=on_progress)
+        return _ingest_dsrf(path=path, replace=replace, eur_rate=eur_rate, on_progress=on_progress, in_commit=in_commit)
+    return _ingest_tsv(path=path, replace=replace, eur_rate=eur_rate, on_progress=on_progress, in_commit=in_commit)
 
 
-def _ingest_tsv(*, path, replace, eur_rate, on_progress) -> IngestResult:
+def _ingest_tsv(*, path, replace, eur_rate, on_progress, in_commit) -> IngestResult:
     started = time.monotonic()
     try:
-        name = parse_dsr_file_name(path)
+        recognised = recognised_file_name(path)
     except FileNameError as error:
         return IngestResult(path, Outcome.REFUSED, f"{path}: {error}")
-    territory = Territory.objects.filter(code_2=name.territory).first()
-    if territory is None:
-        return IngestResult(path, Outcome.REFUSED, f"{path}: unknown territory {name.territory!r} (ISO 3166 alpha-2)")
-    currency = Currency.objects.filter(code=name.currency).first()
-    if currency is None:
-        return IngestResult(path, Outcome.REFUSED, f"{path}: unknown currency {name.currency!r} (ISO 4217)")
+    name = recognised.name
 
     dsr = DSR(
         path=str(path),
         dsp=name.dsp,
         service=name.service,
         society=name.society,
-        territory=territory,
-        currency=currency,
+        territory=recognised.territory,
+        currency=recognised.currency,
         period_start=name.period_start,
         period_end=name.period_end,
     )
@@ -147,12 +168,22 @@ def _ingest_tsv(*, path, replace, eur_rate, on_progress) -> IngestResult:
                 dsr.status = DSR.Status.INGESTED
                 dsr.save(force_insert=True)
                 usage_storage.attach_partition(dsr.id)
+                if in_commit is not None:
+                    in_commit([dsr])
             # Leaving the block commits: a signal from here on waits for the command to stop.
     except (IngestFailure, FileFailure, DatabaseError, psycopg.Error, OSError) as error:
         # Django wraps the errors of execute(), not those raised inside cursor.copy(): psycopg's own.
         message = _record_failure(dsr, counts, f"{path}: {_one_line(error)}")
         return IngestResult(
-            path, Outcome.FAILED, message, dsr, dsr.lines_read, dsr.lines_stored, dsr.lines_rejected, time.monotonic() - started
+            path,
+            Outcome.FAILED,
+            message,
+            dsr,
+            dsr.lines_read,
+            dsr.lines_stored,
+            dsr.lines_rejected,
+            time.monotonic() - started,
+            transient=_is_transient(error),
         )
     replacing = f", replacing DSR {replaced.id}" if replaced is not None else ""
     return IngestResult(
@@ -184,7 +215,7 @@ def _load(path: Path, dsr_id: int, *, gzipped: bool, counts: LineCounts, on_prog
         usage_storage.load_partition(dsr_id, counts.taking(chunks, report_progress if on_progress else None))
 
 
-def _ingest_dsrf(*, path, replace, eur_rate, on_progress) -> IngestResult:
+def _ingest_dsrf(*, path, replace, eur_rate, on_progress, in_commit) -> IngestResult:
     """A DSRF file in, one DSR per (territory, currency) of its summary records, all in one commit,
     or none: a failure records each of them as failed, with the same message."""
     started = time.monotonic()
@@ -231,12 +262,23 @@ def _ingest_dsrf(*, path, replace, eur_rate, on_progress) -> IngestResult:
                     dsr.status = DSR.Status.INGESTED
                     dsr.save(force_insert=True)
                     usage_storage.attach_partition(dsr.id)
+                if in_commit is not None:
+                    in_commit(dsrs)
     except (IngestFailure, FileFailure, dsrf.DsrfError, DatabaseError, psycopg.Error, OSError) as error:
         failure = f"{path}: {_one_line(error)}"
         recorded = [_record_failure(dsr, tally, failure) for dsr, tally in zip(dsrs, tallies, strict=True)]
         message = next((message for message in recorded if message != failure), failure)
         return IngestResult(
-            path, Outcome.FAILED, message, dsrs[0], counts.lines_read, 0, counts.lines_rejected, time.monotonic() - started, dsrs
+            path,
+            Outcome.FAILED,
+            message,
+            dsrs[0],
+            counts.lines_read,
+            0,
+            counts.lines_rejected,
+            time.monotonic() - started,
+            dsrs,
+            transient=_is_transient(error),
         )
     names = ", ".join(f"{dsr.id} ({dsr.territory_id} {dsr.currency_id})" for dsr in dsrs)
     replacing = f", replacing DSR {', '.join(str(report.id) for report in replaced)}" if replaced else ""
@@ -374,6 +416,12 @@ def _one_line(error: Exception) -> str:
     lines = str(error).strip().splitlines()
     reason = lines[0] if lines else type(error).__name__
     return f"database error: {reason}" if isinstance(error, (DatabaseError, psycopg.Error)) else reason
+
+
+def _is_transient(error: Exception) -> bool:
+    # OperationalError is PostgreSQL's word for what is outside the statement: a lost connection,
+    # a shutdown, a deadlock or serialization failure, a cancelled query, a full disk.
+    return isinstance(error, (OperationalError, psycopg.OperationalError))
 
 
 def _drop_broken_connection() -> None:

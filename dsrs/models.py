@@ -138,3 +138,41 @@ class EcbRate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date}: 1 EUR = {self.rate.normalize():f} {self.currency}"
+
+
+class Import(models.Model):
+    """A DSR file delivered to be ingested by a worker (POST /imports/, ingest_dsr --enqueue):
+    its stored copy, the ingestion job's state and, once there is one, its DSR."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        INGESTED = "ingested"
+        SKIPPED = "skipped"  # this very file was already ingested
+        REFUSED = "refused"  # its report is already ingested (without replace), or its name is bad
+        FAILED = "failed"
+
+    FINISHED = (Status.INGESTED, Status.SKIPPED, Status.REFUSED, Status.FAILED)
+
+    file_name = models.CharField(max_length=255)
+    # The name of the copy in the "imports" storage (settings.STORAGES).
+    stored_as = models.CharField(max_length=500)
+    replace = models.BooleanField(default=False)
+    eur_rate = models.DecimalField(max_digits=24, decimal_places=10, null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    file_size = models.BigIntegerField(default=0)
+    lines_read = models.BigIntegerField(default=0)
+    bytes_read = models.BigIntegerField(default=0)  # of the file as stored (compressed for .gz)
+    dsr = models.ForeignKey(DSR, on_delete=models.SET_NULL, null=True, blank=True, related_name="imports")
+    message = models.TextField(blank=True)
+    job_id = models.BigIntegerField(null=True, blank=True)  # the latest procrastinate job that runs it
+    created_by = models.ForeignKey("auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]  # newest first
+
+    def __str__(self) -> str:
+        return f"Import {self.id}: {self.file_name}"

@@ -71,12 +71,16 @@ class CurrencySerializer(serializers.Serializer):
     code = serializers.CharField(required=False)
 
 
+# In the contract's order (and under its name, StatusEnum: see settings.ENUM_NAME_OVERRIDES).
+DSR_STATUSES = sorted(DSR.Status.values)
+
+
 class DSRSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     path = serializers.CharField()
     period_start = MidnightUtcField()
     period_end = MidnightUtcField()
-    status = serializers.ChoiceField(choices=sorted(DSR.Status.values))
+    status = serializers.ChoiceField(choices=DSR_STATUSES)
     territory = TerritorySerializer()
     currency = CurrencySerializer()
     dsp = serializers.CharField(required=False)

@@ -175,3 +175,30 @@ def scratch_server():
     server = ScratchServer(Path(tempfile.mkdtemp(prefix="dsr-scratch-server-")))
     yield server
     server.remove()
+
+
+@pytest.fixture
+def imports_storage(settings, tmp_path) -> Path:
+    """The imports storage in a folder of the test's own (IMPORTS_STORAGE_DIR for processes)."""
+    folder = tmp_path / "imports"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "imports": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(folder)}},
+    }
+    return folder
+
+
+@pytest.fixture
+def committing_imports(committing_db, imports_storage):
+    """committing_db for tests of imports run by workers: afterwards their imports and jobs go
+    too (the uploaders with them)."""
+    from django.contrib.auth.models import User
+
+    from dsrs.models import Import
+
+    yield
+    Import.objects.all().delete()
+    User.objects.all().delete()
+    with connection.cursor() as cursor:
+        # Procrastinate's tables, workers' heartbeats included, as a fresh database has them.
+        cursor.execute("TRUNCATE procrastinate_jobs, procrastinate_events, procrastinate_periodic_defers, procrastinate_workers CASCADE")

@@ -96,6 +96,7 @@ def test_settings_are_secure_unless_debug_or_overridden(environment, expected):
         ("DSR_MAX_REJECTED_RATIO", "nan", "expected a number from 0 to 1"),
         ("LOG_FORMAT", "xml", "expected one of text, json"),
         ("LOG_LEVEL", "verbose", "expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+        ("IMPORTS_MAX_UPLOAD_BYTES", "2GB", "expected a whole number"),
     ],
 )
 def test_a_value_that_is_not_understood_stops_every_command_naming_the_variable(name, value, expected):
@@ -109,6 +110,18 @@ def test_the_rejection_ratio_is_read_from_the_environment():
     printed = manage("shell", "--no-imports", "-c", "from django.conf import settings; print(settings.DSR_MAX_REJECTED_RATIO)", DSR_MAX_REJECTED_RATIO="0.25")
 
     assert printed.stdout == "0.25\n", printed.stderr
+
+
+def test_the_imports_storage_is_the_folder_given_or_an_s3_bucket():
+    show = "from django.conf import settings; s = settings.STORAGES['imports']; print(s['BACKEND'], s['OPTIONS'])"
+
+    folder = manage("shell", "--no-imports", "-c", show, IMPORTS_STORAGE_DIR="/srv/imports")
+    default = manage("shell", "--no-imports", "-c", show)
+    bucket = manage("shell", "--no-imports", "-c", show, IMPORTS_S3_BUCKET="dsr-imports", IMPORTS_S3_ENDPOINT_URL="https://minio.example.com")
+
+    assert folder.stdout == "django.core.files.storage.FileSystemStorage {'location': '/srv/imports'}\n", folder.stderr
+    assert default.stdout == f"django.core.files.storage.FileSystemStorage {{'location': '{ROOT / 'uploads'}'}}\n", default.stderr
+    assert bucket.stdout == "storages.backends.s3.S3Storage {'bucket_name': 'dsr-imports', 'endpoint_url': 'https://minio.example.com'}\n", bucket.stderr
 
 
 # The database
@@ -253,6 +266,9 @@ def test_the_development_compose_file_serves_postgres_for_make_test_on_the_host(
     assert services["db"]["ports"] == ["127.0.0.1:${POSTGRES_PORT:-5432}:5432"]
     assert services["app"]["volumes"] == [".:/app"]
     assert services["app"]["environment"] == {"DEBUG": "1", "DATABASE_URL": "postgres://dsr:dsr@db:5432/dsr", "LOG_FORMAT": "text"}
+    assert services["worker"]["command"] == ["python", "manage.py", "ingest_worker"]
+    assert services["worker"]["environment"] == {**services["app"]["environment"], "MIGRATE_ON_START": "0"}
+    assert services["worker"]["volumes"] == [".:/app"]  # uploads/ shared with the app
 
 
 def test_the_production_compose_file_has_no_default_secrets():
@@ -264,8 +280,20 @@ def test_the_production_compose_file_has_no_default_secrets():
         assert uses and set(uses) == {":?"}, f"{name} must be required with ${{{name}:?message}}"
     assert "DEBUG" not in services["app"]["environment"]
     assert services["db"]["volumes"] == ["pgdata:/var/lib/postgresql"]
-    assert compose_file("docker-compose.prod.yml")["volumes"] == {"pgdata": None}
+    assert compose_file("docker-compose.prod.yml")["volumes"] == {"pgdata": None, "imports": None}
     assert "command" not in services["app"]  # the image's: entrypoint (migrations), then gunicorn
+
+
+def test_the_production_workers_share_the_apps_settings_and_imports_and_leave_migrations_to_it():
+    services = compose_file("docker-compose.prod.yml")["services"]
+    app, worker = services["app"], services["worker"]
+
+    assert worker["command"] == ["python", "manage.py", "ingest_worker"]
+    assert worker["environment"] == {**{k: v for k, v in app["environment"].items() if k != "WEB_CONCURRENCY"}, "MIGRATE_ON_START": "0"}
+    assert worker["environment"]["IMPORTS_STORAGE_DIR"] == "/srv/imports"
+    assert worker["volumes"] == app["volumes"] == ["imports:/srv/imports", "${DSR_INBOX:-./inbox}:/inbox:ro"]
+    assert worker["depends_on"] == {"app": {"condition": "service_healthy"}}  # migrated
+    assert (worker["healthcheck"], "ports" in worker, "container_name" in worker) == ({"disable": True}, False, False)  # scales
 
 
 # docker/entrypoint.sh, run outside Docker with stubs for python, sleep and the command

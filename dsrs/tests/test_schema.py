@@ -32,7 +32,7 @@ def test_the_schema_is_served_with_swagger_ui(client):
 
     assert (schema.status_code, yaml.safe_load(schema.content)["paths"].keys()) == (
         200,
-        {"/dsrs/", "/dsrs/{id}", "/resources/percentile/{number}"},
+        {"/dsrs/", "/dsrs/{id}", "/resources/percentile/{number}", "/imports/", "/imports/{id}"},
     )
     assert (docs.status_code, b"swagger-ui" in docs.content) == (200, True)
 

@@ -10,8 +10,11 @@ from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 
+from dsrs.filenames import FileNameError
+from dsrs.imports.services import create_import
 from dsrs.ingest import interrupts
 from dsrs.ingestion import IngestResult, Progress, ingest_dsr
 from dsrs.rates import RATE_LIMIT, RATE_PLACES
@@ -47,12 +50,20 @@ class Command(BaseCommand):
             metavar="X",
             help="units of the file's currency per 1 EUR (0.0000000001 to below 10^14), instead of the mean ECB rate over its period",
         )
+        parser.add_argument(
+            "--enqueue",
+            action="store_true",
+            help="copy the files to the imports storage and queue them for the workers (ingest_worker) instead",
+        )
 
-    def handle(self, *args, paths: list[Path], replace: bool, eur_rate: Decimal | None, **options):
+    def handle(self, *args, paths: list[Path], replace: bool, eur_rate: Decimal | None, enqueue: bool, **options):
         """Exit status: 0 when every file ends up ingested (or was already), 1 otherwise, and
         128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM) when a signal rolled the
         current file back. A signal during a commit lets the commit finish: the file is reported,
         the next files are not started, and the status is 0 or 1 as for any other run."""
+        if enqueue:
+            self._enqueue(paths, replace=replace, eur_rate=eur_rate)
+            return
         # With LOG_FORMAT=json the service's log records (one JSON line per file) are the report.
         for_people = settings.LOG_FORMAT == "text"
         failures = 0
@@ -83,6 +94,21 @@ class Command(BaseCommand):
                     self.stderr.write(f"interrupted by {signals.name} after the last file was handled")
         if failures:
             raise CommandError(f"{failures} of {len(paths)} files not ingested")
+
+    def _enqueue(self, paths: list[Path], *, replace: bool, eur_rate: Decimal | None) -> None:
+        """Exit status 0 when every file is queued, 1 otherwise."""
+        failures = 0
+        for path in paths:
+            try:
+                with open(path, "rb") as content:
+                    queued = create_import(file_name=path.name, content=File(content), replace=replace, eur_rate=eur_rate)
+            except (FileNameError, OSError) as error:
+                failures += 1
+                self.stderr.write(self.style.ERROR(f"{path}: {(error.strerror or error) if isinstance(error, OSError) else error}: not queued"))
+                continue
+            self.stdout.write(f"{path}: queued as import {queued.id}")
+        if failures:
+            raise CommandError(f"{failures} of {len(paths)} files not queued")
 
     def _report(self, result: IngestResult) -> None:
         if result.ok:

@@ -1,0 +1,9 @@
+"""Ingestion as a service: DSR files uploaded (POST /imports/) or queued (ingest_dsr --enqueue)
+become imports, which workers (`manage.py ingest_worker`) ingest through procrastinate's job
+queue in PostgreSQL.
+
+`files.py` keeps an import's file in the "imports" storage; `services.py` creates, runs and
+re-queues imports; `progress.py` writes a running import's progress; `tasks.py` is the job;
+`worker.py` runs a worker and re-queues the jobs of workers that died; `views.py` and
+`serializers.py` are the API.
+"""

@@ -1,0 +1,40 @@
+"""`manage.py ingest_worker`: where a worker process ingests queued imports, until SIGINT or
+SIGTERM (the running jobs finish first). Start as many as the machines have cores to spare,
+anywhere that reaches the database and the imports storage."""
+
+import os
+import socket
+
+from django.core.management.base import BaseCommand
+
+from dsrs.imports.tasks import QUEUE
+from dsrs.imports.worker import run_worker
+
+
+def positive_int(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and int(text) >= 1):
+        raise ValueError(text)
+    return int(text)
+
+
+class Command(BaseCommand):
+    help = "Run a worker that ingests queued imports (POST /imports/, ingest_dsr --enqueue)."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--concurrency",
+            type=positive_int,
+            default=1,
+            metavar="N",
+            help="imports ingested at once (default 1: ingestion keeps about two cores busy; start more processes rather)",
+        )
+        parser.add_argument(
+            "--queue",
+            dest="queues",
+            action="append",
+            metavar="NAME",
+            help=f"a queue to take jobs from, repeatable (default: {QUEUE})",
+        )
+
+    def handle(self, *args, concurrency: int, queues: list[str] | None, **options):
+        run_worker(name=f"ingest-{socket.gethostname()}-{os.getpid()}", queues=queues or [QUEUE], concurrency=concurrency)
