@@ -384,7 +384,7 @@ def _already_done(path: Path, dsrs: list[DSR], sha256: str, replace: bool) -> In
             path,
             Outcome.REFUSED,
             f"{path}: DSR {previous.id} ({previous.path}) already reports this DSP, service, society, "
-            f"territory and period; use --replace to swap it for this file",
+            f"territory and period; to swap it for this file, ingest it with --replace (replace=true on POST /imports/)",
         )
     return None
 

@@ -73,7 +73,7 @@ class TestRun:
         dsr = DSR.objects.get()
         assert (refused.status, refused.dsr) == ("refused", None)
         assert refused.message.startswith(f"DSR {replaced_id} (")
-        assert refused.message.endswith("already reports this DSP, service, society, territory and period; use --replace to swap it for this file")
+        assert refused.message.endswith("already reports this DSP, service, society, territory and period; to swap it for this file, ingest it with --replace (replace=true on POST /imports/)")
         assert (replacing.status, replacing.dsr, replacing.message, dsr.lines_stored) == ("ingested", dsr, f"ingested as DSR {dsr.id}, replacing DSR {replaced_id}", 5)
         assert first.dsr is None  # its DSR was replaced, so deleted
 

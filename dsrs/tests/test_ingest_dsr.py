@@ -268,7 +268,7 @@ def test_a_second_delivery_of_a_report_is_refused_without_replace(write_dsr, tmp
     assert result.outcome == Outcome.REFUSED
     assert result.message == (
         f"{second}: DSR {first.id} ({first.path}) already reports this DSP, service, society, territory and "
-        "period; use --replace to swap it for this file"
+        "period; to swap it for this file, ingest it with --replace (replace=true on POST /imports/)"
     )
     assert list(DSR.objects.values_list("id", flat=True)) == [first.id]
 

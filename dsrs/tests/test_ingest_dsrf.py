@@ -400,7 +400,7 @@ def test_a_second_delivery_is_refused_and_replace_swaps_it(tmp_path):
 
     assert refused.message == (
         f"{second}: DSR {first.id} ({first.path}) already reports this DSP, service, society, territory and period; "
-        "use --replace to swap it for this file"
+        "to swap it for this file, ingest it with --replace (replace=true on POST /imports/)"
     )
     assert replaced.message == f"{second}: ingested as DSR {replaced.dsr.id} (ES EUR), replacing DSR {first.id}"
     assert list(DSR.objects.values_list("id", flat=True)) == [replaced.dsr.id]
