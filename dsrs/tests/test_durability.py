@@ -1,5 +1,6 @@
 """What a crash of the database server leaves: a server of the tests' own, crashed for real."""
 
+import os
 import time
 
 import psycopg
@@ -18,6 +19,13 @@ def test_the_embedded_server_waits_for_the_wal_flush_at_commit(scratch_server):
     with psycopg.connect(scratch_server.admin_url) as conn:
         assert conn.execute("SHOW synchronous_commit").fetchone() == ("on",)
 
+
+
+def test_the_embedded_server_keeps_a_quarter_of_the_machines_memory_for_its_buffers(scratch_server):
+    quarter_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4 >> 20
+    with psycopg.connect(scratch_server.admin_url) as conn:
+        shared_buffers_mb = conn.execute("SELECT setting::int8 * 8 / 1024 FROM pg_settings WHERE name = 'shared_buffers'").fetchone()[0]
+    assert shared_buffers_mb == max(512, quarter_mb)
 
 
 def test_a_server_tuned_by_an_older_version_is_tuned_again_on_next_use(scratch_server):
