@@ -18,7 +18,7 @@ from django.db import DatabaseError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from dsrs.filenames import is_dsrf_file_name, parse_dsrf_file_name
+from dsrs.filenames import DSRF_EXPECTED, EXPECTED, FILE_NAME, FileNameError, is_dsrf_file_name, parse_dsrf_file_name
 from dsrs.imports import files
 from dsrs.imports.progress import progress_writer
 from dsrs.ingestion import IngestResult, Outcome, ingest_dsr, recognised_file_name
@@ -108,7 +108,12 @@ def report_lock(file_name: str) -> str:
             f"dsrf-report:{dsrf.sender}/{dsrf.recipient}/{dsrf.service}/{dsrf.territory or ''}/"
             f"{dsrf.period_start:%Y%m%d}-{dsrf.period_end:%Y%m%d}"
         )
-    report = recognised_file_name(path).name
+    try:
+        report = recognised_file_name(path).name
+    except FileNameError as error:
+        if not FILE_NAME.fullmatch(path.name):  # a name of neither kind: say both
+            raise FileNameError(f"file name does not match {EXPECTED} nor {DSRF_EXPECTED}") from None
+        raise error
     return (
         f"dsr-report:{report.dsp}/{report.service}/{report.society or ''}/{report.territory}/"
         f"{report.period_start:%Y%m%d}-{report.period_end:%Y%m%d}"

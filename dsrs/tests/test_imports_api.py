@@ -84,7 +84,11 @@ class TestUpload:
     @pytest.mark.parametrize(
         "name, reason",
         [
-            ("report.tsv", "file name does not match {DSP}_{Service}[_{Society}]_{Territory}_{Currency}_{YYYYMMDD}-{YYYYMMDD}.tsv[.gz]"),
+            (
+                "report.tsv",
+                "file name does not match {DSP}_{Service}[_{Society}]_{Territory}_{Currency}_{YYYYMMDD}-{YYYYMMDD}.tsv[.gz] nor "
+                "DSR_{SenderPartyId}_{RecipientPartyId}_{ServiceDescription}_{YYYYMMDD}--{YYYYMMDD}_{Territory}_{XofY}_{YYYYMMDDTHHMMSS}.tsv[.gz]",
+            ),
             ("Spotify_SpotifyPremium_XX_EUR_20200101-20200131.tsv", "unknown territory 'XX' (ISO 3166 alpha-2)"),
             ("Spotify_SpotifyPremium_ES_QQQ_20200101-20200131.tsv", "unknown currency 'QQQ' (ISO 4217)"),
             ("Spotify_SpotifyPremium_ES_EUR_20200201-20200131.tsv", "period starts after it ends (2020-02-01 > 2020-01-31)"),

@@ -261,7 +261,8 @@ class TestEnqueueCommand:
             call_command("ingest_dsr", "--enqueue", str(bad), str(tmp_path / NAME), stderr=err)
 
         assert err.getvalue().splitlines() == [
-            f"{bad}: file name does not match {{DSP}}_{{Service}}[_{{Society}}]_{{Territory}}_{{Currency}}_{{YYYYMMDD}}-{{YYYYMMDD}}.tsv[.gz]: not queued",
+            f"{bad}: file name does not match {{DSP}}_{{Service}}[_{{Society}}]_{{Territory}}_{{Currency}}_{{YYYYMMDD}}-{{YYYYMMDD}}.tsv[.gz] nor "
+            "DSR_{SenderPartyId}_{RecipientPartyId}_{ServiceDescription}_{YYYYMMDD}--{YYYYMMDD}_{Territory}_{XofY}_{YYYYMMDDTHHMMSS}.tsv[.gz]: not queued",
             f"{tmp_path / NAME}: No such file or directory: not queued",
         ]
         assert (Import.objects.count(), job_statuses()) == (0, [])
