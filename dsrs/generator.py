@@ -16,9 +16,10 @@ import hashlib
 import io
 import random
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import TextIO
 
 from dsrs.filenames import parse_dsrf_file_name
 from dsrs.lines import HEADER
@@ -107,12 +108,7 @@ def generate_dsr(path: Path, *, lines: int, seed: int, distribution: str = "pare
     else:
         raise ValueError(f"unknown distribution {distribution!r}, expected one of {', '.join(DISTRIBUTIONS)}")
     newline = "\r\n" if seed % 2 else "\n"
-    with contextlib.ExitStack() as stack:
-        raw = stack.enter_context(open(path, "wb"))
-        if path.suffix == ".gz":
-            # No name nor time in the gzip header: the same seed gives the same bytes.
-            raw = stack.enter_context(gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6))
-        out = stack.enter_context(io.TextIOWrapper(raw, encoding="utf-8", newline=""))
+    with _open_text(path) as out:
         out.write("\t".join(HEADER) + newline)
         batch = []
         for _ in range(lines):
@@ -146,6 +142,17 @@ SAMPLES = {
     "YouTube_YouTubeMusic_SGAE_ES_EUR_20240301-20240331.tsv": 7,
 }
 SAMPLE_LINES = 1000
+
+
+@contextlib.contextmanager
+def _open_text(path: Path) -> Iterator[TextIO]:
+    """`path` written as UTF-8 text with the line ends given, gzipped when it ends in .gz, with no
+    name nor time in the gzip header: the same seed gives the same bytes."""
+    with contextlib.ExitStack() as stack:
+        raw = stack.enter_context(open(path, "wb"))
+        if path.suffix == ".gz":
+            raw = stack.enter_context(gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6))
+        yield stack.enter_context(io.TextIOWrapper(raw, encoding="utf-8", newline=""))
 
 
 def generate_samples(directory: Path) -> list[Path]:
@@ -205,11 +212,7 @@ def generate_dsrf(path: Path, *, sales: int, seed: int) -> None:
     lines += 3 + len(summaries)  # HEAD, the comment, the summaries and FOOT
     foot = f"FOOT\t{lines}\t{lines}\t{len(summaries)}\t{blocks}\t{blocks}"
     newline = "\r\n" if seed % 2 else "\n"
-    with contextlib.ExitStack() as stack:
-        raw = stack.enter_context(open(path, "wb"))
-        if path.suffix == ".gz":
-            raw = stack.enter_context(gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6))
-        out = stack.enter_context(io.TextIOWrapper(raw, encoding="utf-8", newline=""))
+    with _open_text(path) as out:
         out.write(newline.join([head, comment, *summaries]) + newline)
         batch = []
         for records, _sold in _dsrf_blocks(sales, seed, territories):
