@@ -64,7 +64,7 @@ class IngestResult:
     lines_stored: int = 0
     lines_rejected: int = 0
     seconds: float = 0.0
-    dsrs: list[DSR] = field(default_factory=list)  # a DSRF file's DSRs (dsr is the first)
+    dsrs: list[DSR] = field(default_factory=list)  # the file's DSRs, ingested or failed (dsr is the first)
     # Failed for a reason outside the file (connection lost, server shut down, deadlock): the
     # same file may well be ingested when tried again.
     transient: bool = False
@@ -141,78 +141,128 @@ def _ingest_tsv(*, path, replace, eur_rate, on_progress, in_commit) -> IngestRes
         period_start=name.period_start,
         period_end=name.period_end,
     )
-    counts = LineCounts()
-    replaced = None
+    counts = LineCounts()  # the file's lines are its one DSR's
+    return _ingest_reports(
+        path,
+        [dsr],
+        counts,
+        [counts],
+        load=lambda: _load(
+            path,
+            gzipped=name.gzipped,
+            validate=validated_chunks,
+            store=lambda chunks: usage_storage.load_partition(dsr.id, chunks),
+            counts=counts,
+            on_progress=on_progress,
+        ),
+        replace=replace,
+        eur_rate=eur_rate,
+        in_commit=in_commit,
+        started=started,
+        name_reports=False,
+    )
+
+
+def _ingest_reports(
+    path: Path,
+    dsrs: list[DSR],
+    counts: LineCounts,
+    tallies: list[LineCounts | dsrf.Tally],
+    *,
+    load: Callable[[], None],
+    replace: bool,
+    eur_rate: Decimal | None,
+    in_commit: Callable[[list[DSR]], None] | None,
+    started: float,
+    name_reports: bool,
+) -> IngestResult:
+    """What every file goes through once its DSRs are known (one for TSV, one per territory and
+    currency for DSRF): skip or refuse it, choose the EUR rates, `load` its lines (counted in
+    `counts` for the file and `tallies` for each DSR) and commit them all at once, or record each
+    DSR as failed. `name_reports`: the message names each DSR's territory and currency."""
+    replaced = []
     try:
         with interruptible():
-            dsr.sha256 = file_sha256(path)
-            if (done := _already_done(path, [dsr], dsr.sha256, replace)) is not None:
+            sha256 = file_sha256(path)
+            for dsr in dsrs:
+                dsr.sha256 = sha256
+            if (done := _already_done(path, dsrs, sha256, replace)) is not None:
                 return done
-            dsr.eur_rate, dsr.eur_rate_source = _eur_rate(dsr, eur_rate)
-        dsr.id = usage_storage.next_dsr_id()
+            for dsr in dsrs:
+                dsr.eur_rate, dsr.eur_rate_source = _eur_rate(dsr, eur_rate)
+        for dsr in dsrs:
+            dsr.id = usage_storage.next_dsr_id()
         with transaction.atomic():
             with interruptible():
                 usage_storage.commit_durably()
-                _load(path, dsr.id, gzipped=name.gzipped, counts=counts, on_progress=on_progress)
+                load()
                 counts.check_acceptable()
                 # Another process may have committed this file or this report during the load:
                 # decide again, one ingestion at a time, as if it had run before this one.
                 usage_storage.take_turn_to_commit()
-                if (done := _already_done(path, [dsr], dsr.sha256, replace)) is not None:
+                if (done := _already_done(path, dsrs, sha256, replace)) is not None:
                     transaction.set_rollback(True)
                     return done
-                replaced = _ingested_report(dsr) if replace else None
-                if replaced is not None:
-                    delete_dsr(replaced)
-                _fill_counts(dsr, counts)
-                dsr.status = DSR.Status.INGESTED
-                dsr.save(force_insert=True)
-                usage_storage.attach_partition(dsr.id)
+                if replace:
+                    replaced = [report for dsr in dsrs if (report := _ingested_report(dsr)) is not None]
+                    for report in replaced:
+                        delete_dsr(report)
+                for dsr, tally in zip(dsrs, tallies, strict=True):
+                    _fill_counts(dsr, tally)
+                    dsr.status = DSR.Status.INGESTED
+                    dsr.save(force_insert=True)
+                    usage_storage.attach_partition(dsr.id)
                 if in_commit is not None:
-                    in_commit([dsr])
+                    in_commit(dsrs)
             # Leaving the block commits: a signal from here on waits for the command to stop.
-    except (IngestFailure, FileFailure, DatabaseError, psycopg.Error, OSError) as error:
+    except (IngestFailure, FileFailure, dsrf.DsrfError, DatabaseError, psycopg.Error, OSError) as error:
         # Django wraps the errors of execute(), not those raised inside cursor.copy(): psycopg's own.
-        message = _record_failure(dsr, counts, f"{path}: {_one_line(error)}")
+        failure = f"{path}: {_one_line(error)}"
+        recorded = [_record_failure(dsr, tally, failure) for dsr, tally in zip(dsrs, tallies, strict=True)]
+        message = next((message for message in recorded if message != failure), failure)
         return IngestResult(
             path,
             Outcome.FAILED,
             message,
-            dsr,
-            dsr.lines_read,
-            dsr.lines_stored,
-            dsr.lines_rejected,
+            dsrs[0],
+            counts.lines_read,
+            0,
+            counts.lines_rejected,
             time.monotonic() - started,
+            dsrs,
             transient=_is_transient(error),
         )
-    replacing = f", replacing DSR {replaced.id}" if replaced is not None else ""
+    ids = ", ".join(f"{dsr.id} ({dsr.territory_id} {dsr.currency_id})" if name_reports else str(dsr.id) for dsr in dsrs)
+    replacing = f", replacing DSR {', '.join(str(report.id) for report in replaced)}" if replaced else ""
     return IngestResult(
         path,
         Outcome.INGESTED,
-        f"{path}: ingested as DSR {dsr.id}{replacing}",
-        dsr,
-        dsr.lines_read,
-        dsr.lines_stored,
-        dsr.lines_rejected,
+        f"{path}: ingested as DSR {ids}{replacing}",
+        dsrs[0],
+        counts.lines_read,
+        counts.lines_stored,
+        counts.lines_rejected,
         time.monotonic() - started,
+        dsrs,
     )
 
 
-def _load(path: Path, dsr_id: int, *, gzipped: bool, counts: LineCounts, on_progress) -> None:
-    """COPY the file's valid lines into the partition of `dsr_id`, counting them in `counts`.
-    However it ends, the reading threads are joined before this returns or raises."""
+def _load(path: Path, *, gzipped: bool, validate, store, counts: LineCounts, on_progress) -> None:
+    """Stream the file's blocks through `validate` (blocks in, reader Chunks out) and hand their
+    COPY text to `store`, counting the lines in `counts`. However it ends, the reading threads
+    are joined before this returns or raises."""
     started = time.monotonic()
     with (
         open(path, "rb") as raw,
         in_thread(read_blocks(raw, gzipped=gzipped), name="dsr-read", ahead=READ_AHEAD_CHUNKS) as blocks,
-        in_thread(validated_chunks(blocks), name="dsr-validate", ahead=READ_AHEAD_CHUNKS) as chunks,
+        in_thread(validate(blocks), name="dsr-validate", ahead=READ_AHEAD_CHUNKS) as chunks,
     ):
         file_size = os.fstat(raw.fileno()).st_size
 
         def report_progress() -> None:
             on_progress(Progress(counts.lines_read, counts.bytes_read, file_size, time.monotonic() - started))
 
-        usage_storage.load_partition(dsr_id, counts.taking(chunks, report_progress if on_progress else None))
+        store(counts.taking(chunks, report_progress if on_progress else None))
 
 
 def _ingest_dsrf(*, path, replace, eur_rate, on_progress, in_commit) -> IngestResult:
@@ -232,66 +282,25 @@ def _ingest_dsrf(*, path, replace, eur_rate, on_progress, in_commit) -> IngestRe
         return IngestResult(path, Outcome.REFUSED, f"{path}: --eur-rate gives one rate, the file reports in {currencies}")
     counts = LineCounts()
     tallies = [dsrf.Tally() for _ in dsrs]
-    replaced = []
-    try:
-        with interruptible():
-            sha256 = file_sha256(path)
-            for dsr in dsrs:
-                dsr.sha256 = sha256
-            if (done := _already_done(path, dsrs, sha256, replace)) is not None:
-                return done
-            for dsr in dsrs:
-                dsr.eur_rate, dsr.eur_rate_source = _eur_rate(dsr, eur_rate)
-        for dsr in dsrs:
-            dsr.id = usage_storage.next_dsr_id()
-        with transaction.atomic():
-            with interruptible():
-                usage_storage.commit_durably()
-                _load_dsrf(path, prelude, dsrs, gzipped=gzipped, counts=counts, tallies=tallies, on_progress=on_progress)
-                counts.check_acceptable()
-                usage_storage.take_turn_to_commit()
-                if (done := _already_done(path, dsrs, sha256, replace)) is not None:
-                    transaction.set_rollback(True)
-                    return done
-                if replace:
-                    replaced = [report for dsr in dsrs if (report := _ingested_report(dsr)) is not None]
-                    for report in replaced:
-                        delete_dsr(report)
-                for dsr, tally in zip(dsrs, tallies, strict=True):
-                    _fill_counts(dsr, tally)
-                    dsr.status = DSR.Status.INGESTED
-                    dsr.save(force_insert=True)
-                    usage_storage.attach_partition(dsr.id)
-                if in_commit is not None:
-                    in_commit(dsrs)
-    except (IngestFailure, FileFailure, dsrf.DsrfError, DatabaseError, psycopg.Error, OSError) as error:
-        failure = f"{path}: {_one_line(error)}"
-        recorded = [_record_failure(dsr, tally, failure) for dsr, tally in zip(dsrs, tallies, strict=True)]
-        message = next((message for message in recorded if message != failure), failure)
-        return IngestResult(
-            path,
-            Outcome.FAILED,
-            message,
-            dsrs[0],
-            counts.lines_read,
-            0,
-            counts.lines_rejected,
-            time.monotonic() - started,
-            dsrs,
-            transient=_is_transient(error),
-        )
-    names = ", ".join(f"{dsr.id} ({dsr.territory_id} {dsr.currency_id})" for dsr in dsrs)
-    replacing = f", replacing DSR {', '.join(str(report.id) for report in replaced)}" if replaced else ""
-    return IngestResult(
+    return _ingest_reports(
         path,
-        Outcome.INGESTED,
-        f"{path}: ingested as DSR {names}{replacing}",
-        dsrs[0],
-        counts.lines_read,
-        counts.lines_stored,
-        counts.lines_rejected,
-        time.monotonic() - started,
         dsrs,
+        counts,
+        tallies,
+        # Each sale's COPY text leads with its DSR's id: one COPY routes them to their partitions.
+        load=lambda: _load(
+            path,
+            gzipped=gzipped,
+            validate=lambda blocks: dsrf.usage_chunks(blocks, prelude, [dsr.id for dsr in dsrs], tallies),
+            store=lambda chunks: usage_storage.load_partitions([dsr.id for dsr in dsrs], chunks),
+            counts=counts,
+            on_progress=on_progress,
+        ),
+        replace=replace,
+        eur_rate=eur_rate,
+        in_commit=in_commit,
+        started=started,
+        name_reports=True,
     )
 
 
@@ -320,27 +329,6 @@ def _dsrf_dsrs(path: Path, prelude: dsrf.Prelude) -> list[DSR] | str:
             )
         )
     return dsrs
-
-
-def _load_dsrf(
-    path: Path, prelude: dsrf.Prelude, dsrs: list[DSR], *, gzipped: bool, counts: LineCounts, tallies: list[dsrf.Tally], on_progress
-) -> None:
-    """COPY the file's sales into the partitions of `dsrs`, counting them in `counts` (the file)
-    and `tallies` (each DSR). However it ends, the reading threads are joined before this returns."""
-    started = time.monotonic()
-    with (
-        open(path, "rb") as raw,
-        in_thread(read_blocks(raw, gzipped=gzipped), name="dsr-read", ahead=READ_AHEAD_CHUNKS) as blocks,
-        in_thread(
-            dsrf.usage_chunks(blocks, prelude, [dsr.id for dsr in dsrs], tallies), name="dsr-validate", ahead=READ_AHEAD_CHUNKS
-        ) as chunks,
-    ):
-        file_size = os.fstat(raw.fileno()).st_size
-
-        def report_progress() -> None:
-            on_progress(Progress(counts.lines_read, counts.bytes_read, file_size, time.monotonic() - started))
-
-        usage_storage.load_partitions([dsr.id for dsr in dsrs], counts.taking(chunks, report_progress if on_progress else None))
 
 
 def _fill_counts(dsr: DSR, counts: LineCounts | dsrf.Tally) -> None:
