@@ -6,9 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-import psycopg
-from django.db import connection
-
+from dsrs.connections import own_connection
 from dsrs.ingestion import Progress
 
 # Often enough for a client that polls; rarely enough to cost nothing next to the load.
@@ -18,11 +16,7 @@ WRITE_EVERY_SECONDS = 1.0
 @contextmanager
 def progress_writer(import_id: int) -> Iterator[Callable[[Progress], None]]:
     """A callback for ingest_dsr(on_progress=) that writes the lines and bytes read so far."""
-    params = connection.get_connection_params()
-    # Django's own options for its connections, not libpq's.
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
-    with psycopg.connect(**params, autocommit=True) as progress_connection:
+    with own_connection(autocommit=True) as progress_connection:
         last_written = 0.0
 
         def write(progress: Progress) -> None:

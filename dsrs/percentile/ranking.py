@@ -36,9 +36,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import psycopg
-from django.db import connection
 from psycopg import sql
 
+from dsrs.connections import own_connection
 from dsrs.percentile.selection import SelectedDsr
 from dsrs.usage_storage import partition_name
 
@@ -210,9 +210,7 @@ class Ranking:
 class _Bucket:
     def __init__(self, bucket: int, buckets: int, dsrs: list[SelectedDsr], arithmetic: _Arithmetic):
         self.bucket, self.buckets, self.dsrs, self.arithmetic = bucket, buckets, dsrs, arithmetic
-        params = connection.get_connection_params()
-        params.pop("cursor_factory", None)
-        self.connection = psycopg.connect(**params)
+        self.connection = own_connection()
         with self.connection.cursor() as cursor:
             cursor.execute(f"SET temp_buffers = '{TEMP_BUFFERS}'")  # before the session's first temp table
             cursor.execute(f"SET work_mem = '{WORK_MEM}'")
