@@ -74,7 +74,9 @@ def bench_file(name: str, lines: int, seed: int, distribution: str = "pareto") -
     path = CACHE / distribution / f"{lines}" / name
     if not path.exists():
         print(f"generating {path.relative_to(ROOT)} ({lines:,} lines, cached for later runs)...", flush=True)
-        partial = CACHE / "partial" / name  # same name: its .gz suffix is what makes it gzipped
+        # Same name (its .gz suffix is what makes it gzipped), in a folder of its own per size and
+        # distribution, so that two generators running at once never write the same file.
+        partial = CACHE / "partial" / distribution / f"{lines}" / name
         partial.parent.mkdir(parents=True, exist_ok=True)
         path.parent.mkdir(parents=True, exist_ok=True)
         generate_dsr(partial, lines=lines, seed=seed, distribution=distribution)
@@ -93,7 +95,7 @@ def bench_dsrf_file(sales: int = LINES, seed: int = 2) -> Path:
     path = CACHE / "dsrf" / f"{sales}" / DSRF_FILE
     if not path.exists():
         print(f"generating {path.relative_to(ROOT)} ({sales:,} sales, cached for later runs)...", flush=True)
-        partial = CACHE / "partial" / DSRF_FILE
+        partial = CACHE / "partial" / "dsrf" / f"{sales}" / DSRF_FILE
         partial.parent.mkdir(parents=True, exist_ok=True)
         path.parent.mkdir(parents=True, exist_ok=True)
         generate_dsrf(partial, sales=sales, seed=seed)
