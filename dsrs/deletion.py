@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from django.db import OperationalError, transaction
 from psycopg import errors
 
-from dsrs import usage_storage
+from dsrs import columnar, usage_storage
 from dsrs.models import DSR
 from dsrs.percentile import cache as percentile_cache
 
@@ -37,10 +37,15 @@ def delete_dsrs(dsrs: Iterable[DSR]) -> None:
     while True:
         try:
             with transaction.atomic(), usage_storage.lock_wait_limited():
+                copies = []
                 for dsr in dsrs:
                     usage_storage.drop_partition(dsr.id)
+                    # The row's copy name as of now: a copy being written meanwhile waits for this row.
+                    copies += DSR.objects.select_for_update().filter(id=dsr.id).values_list("columnar_copy", flat=True)
                     DSR.objects.filter(id=dsr.id).delete()
                 percentile_cache.forget_dsrs([dsr.id for dsr in dsrs])
+                # Only once the deletion is committed: a rollback keeps the DSR and its copy.
+                transaction.on_commit(lambda: columnar.remove_copies(copies))
             return
         except OperationalError as error:
             if not isinstance(error.__cause__, errors.LockNotAvailable):

@@ -22,7 +22,7 @@ from pathlib import Path
 import psycopg
 from django.db import DatabaseError, OperationalError, connection, transaction
 
-from dsrs import usage_storage
+from dsrs import columnar, usage_storage
 from dsrs.deletion import delete_dsr
 from dsrs.filenames import DsrFileName, FileNameError, parse_dsr_file_name
 from dsrs.formats import Format, detect_format
@@ -214,6 +214,8 @@ def _ingest_reports(
                     usage_storage.attach_partition(dsr.id)
                 if in_commit is not None:
                     in_commit(dsrs)
+                # Read from the committed lines by other connections: once the commit is done.
+                transaction.on_commit(lambda: columnar.write_copies(dsrs))
             # Leaving the block commits: a signal from here on waits for the command to stop.
     except (IngestFailure, FileFailure, dsrf.DsrfError, DatabaseError, psycopg.Error, OSError) as error:
         # Django wraps the errors of execute(), not those raised inside cursor.copy(): psycopg's own.

@@ -56,6 +56,9 @@ class DSR(models.Model):
     # The first rejected lines, as [{"line": 12, "reason": "..."}], to let the sender fix them.
     rejections = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
+    # The file name, in settings.COLUMNAR_DIR, of the Parquet copy of its usage lines that the
+    # top-percentile query reads (dsrs.columnar); empty while it has none.
+    columnar_copy = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -2,22 +2,27 @@
 
 `top_percentile_json` is what the API streams; `top_percentile_resources` gives the same answer
 as Python objects, for the tests and the benchmark. A kept answer (`cache`) serves a selection of
-DSRs asked before; otherwise the ranking is computed over the usage lines (`ranking`) and kept
-when its head is small enough.
+DSRs asked before; otherwise the ranking is computed over the usage lines and kept when its head
+is small enough: by DuckDB over the DSRs' columnar copies when each has one (`columnar_ranking`),
+else by PostgreSQL (`ranking`).
 """
 
 import json
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+import duckdb
 import psycopg
 from django.conf import settings
 
+from dsrs import columnar
 from dsrs.percentile import cache
+from dsrs.percentile.columnar_ranking import ColumnarRanking
 from dsrs.percentile.ranking import EUR_SCALE, Ranking
-from dsrs.percentile.selection import selected_dsr_ids, selected_dsrs
+from dsrs.percentile.selection import SelectedDsr, selected_dsr_ids, selected_dsrs
 
 __all__ = ["EUR_SCALE", "Resource", "selected_dsr_ids", "top_percentile_json", "top_percentile_resources"]
 
@@ -66,7 +71,7 @@ def top_percentile_json(
                 kept = cache.answer(dsr_ids, number)
                 if kept is not None:
                     break
-                ranking = Ranking(dsrs, number, settings.PERCENTILE_WORKERS)
+                ranking = _ranking(dsrs, number)
                 if ranking.candidates is None:
                     # N=100, whose size is known only at its end: streamed under the lock, so that
                     # the same request meanwhile waits and then reads it, if it was kept.
@@ -80,7 +85,7 @@ def top_percentile_json(
                         cache.keep(dsr_ids, number, ranking.total, ranking.head())
                     kept = cache.answer(dsr_ids, number)
             break
-        except psycopg.errors.UndefinedTable:
+        except (psycopg.errors.UndefinedTable, duckdb.IOException):
             # A selected DSR was deleted before its lines were read: select again, once.
             if attempt == 2 or streamed:
                 raise
@@ -91,6 +96,19 @@ def top_percentile_json(
     # process holds a piece at a time however many resources the answer has.
     with ranking:
         yield from _json_array(_keeping_when_small(dsr_ids, ranking))
+
+
+def _ranking(dsrs: list[SelectedDsr], number: int) -> Ranking | ColumnarRanking:
+    """DuckDB's when every selected DSR has a columnar copy that this machine sees and the head
+    is small enough for it (see columnar_ranking), else PostgreSQL's."""
+    if settings.COLUMNAR_COPIES and number < 100:
+        copies = {dsr.id: columnar.copy_path(dsr.columnar_copy) for dsr in dsrs if dsr.columnar_copy}
+        if len(copies) == len(dsrs) and all(os.path.exists(path) for path in copies.values()):
+            ranking = ColumnarRanking(dsrs, number, copies)
+            if ranking.candidates is not None:
+                return ranking
+            ranking.close()
+    return Ranking(dsrs, number, settings.PERCENTILE_WORKERS)
 
 
 def _keeping_when_small(dsr_ids: list[int], ranking: Ranking) -> Iterator[str]:

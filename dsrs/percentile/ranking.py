@@ -34,6 +34,7 @@ import itertools
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from decimal import Decimal
 
 import psycopg
 from psycopg import sql
@@ -315,7 +316,7 @@ class _Bucket:
 
     def _line_units(self, dsr: SelectedDsr) -> sql.Composable:
         """A line's exact units, in the type this bucket sums."""
-        return sql.SQL(self.arithmetic.line.format("{}")).format(_line_units(dsr))
+        return sql.SQL(self.arithmetic.line.format("{}")).format(line_units(dsr.eur_rate))
 
     def _lines(self, columns) -> sql.Composed:
         """The selected DSRs' usage lines of this bucket: one branch per partition, so that each
@@ -337,14 +338,14 @@ def _dsp(dsr: SelectedDsr) -> sql.Composable:
     return sql.SQL('{}::text COLLATE "C"').format(sql.Literal(dsr.dsp))
 
 
-def _line_units(dsr: SelectedDsr) -> sql.Composable:
+def line_units(eur_rate: Decimal) -> sql.Composable:
     """A line's EUR revenue in units of 1e-8 EUR (numeric), rounded half up exactly: for x, r >= 0,
     round(x * U / r) = floor((2 * x * U + r) / (2 * r)), which div() computes exactly."""
-    if dsr.eur_rate == 1:
+    if eur_rate == 1:
         # round() of a numeric rounds half away from zero, which is half up for revenue >= 0.
         return sql.SQL("round(revenue * {})").format(sql.Literal(UNITS_PER_EUR))
     return sql.SQL("div(revenue * {} + {}, {})").format(
-        sql.Literal(2 * UNITS_PER_EUR), sql.Literal(dsr.eur_rate), sql.Literal(2 * dsr.eur_rate)
+        sql.Literal(2 * UNITS_PER_EUR), sql.Literal(eur_rate), sql.Literal(2 * eur_rate)
     )
 
 

@@ -1,10 +1,13 @@
 import gzip
+import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test.utils import setup_databases, teardown_databases
 
@@ -161,6 +164,21 @@ def processes():
         if process.poll() is None:
             process.kill()
         process.communicate()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def columnar_dir():
+    """The columnar copies of the tests' DSRs, in a folder of the session's own, which the
+    processes the tests start see too (COLUMNAR_DIR)."""
+    folder = tempfile.mkdtemp(prefix="dsr-columnar-")
+    previous = os.environ.get("COLUMNAR_DIR")
+    os.environ["COLUMNAR_DIR"] = settings.COLUMNAR_DIR = folder
+    yield Path(folder)
+    if previous is None:
+        del os.environ["COLUMNAR_DIR"]
+    else:
+        os.environ["COLUMNAR_DIR"] = previous
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -36,7 +36,7 @@ def kept_answers() -> list[tuple[list[int], int]]:
 
 @pytest.fixture
 def rankings_computed(monkeypatch):
-    """How many times the ranking was computed over the usage lines."""
+    """How many times the ranking was computed over the usage lines (by PostgreSQL or DuckDB)."""
     computed = []
     original = ranking_module.Ranking
 
@@ -44,7 +44,13 @@ def rankings_computed(monkeypatch):
         computed.append(args[1])
         return original(*args, **kwargs)
 
+    def counting_columnar(*args, **kwargs):
+        computed.append(args[1])
+        return original_columnar(*args, **kwargs)
+
+    original_columnar = percentile.ColumnarRanking
     monkeypatch.setattr(percentile, "Ranking", counting)
+    monkeypatch.setattr(percentile, "ColumnarRanking", counting_columnar)
     return computed
 
 

@@ -20,6 +20,14 @@ from dsrs.percentile.selection import selected_dsrs
 pytestmark = pytest.mark.usefixtures("committed_db")
 
 
+@pytest.fixture(autouse=True, params=["duckdb", "postgresql"])
+def engine(request, settings):
+    """Every behaviour holds whichever engine ranks: DuckDB over the DSRs' columnar copies (heads
+    below 100%), or PostgreSQL when the DSRs have none."""
+    settings.COLUMNAR_COPIES = request.param == "duckdb"
+    return request.param
+
+
 def ranking(resources: list[Resource]) -> list[tuple[str, str]]:
     return [(r.dsp, r.dsp_id) for r in resources]
 

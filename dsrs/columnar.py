@@ -1,0 +1,181 @@
+"""Where each DSR's columnar copy of its usage lines is written, found and removed.
+
+The top-percentile query is a scan of every selected line and a hash aggregation by resource:
+over Parquet files, DuckDB does it several times faster than PostgreSQL over its heap rows, and
+the gap grows with the lines (README, "Hundreds of millions of usages"). The copy is derived
+data; PostgreSQL stays the system of record:
+- written from what PostgreSQL committed: once a DSR is committed, its partition is read by COPY,
+  each line with its EUR units computed by the SQL of the PostgreSQL ranking
+  (dsrs.percentile.ranking.line_units), so both give the same exact answer;
+- atomically: the file is written under a temporary name, renamed, and only then named in the
+  DSR's row (`columnar_copy`); queries read only copies that committed rows name;
+- removed with its DSR, once the deletion commits; `rebuild_columnar` writes missing copies again
+  and removes files no DSR names.
+A DSR with a line above 2**63 units (92 billion EUR) gets no copy: queries over it use PostgreSQL.
+"""
+
+import logging
+import os
+import secrets
+import tempfile
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import psycopg
+from django.conf import settings
+from django.db import transaction
+from psycopg import sql
+
+from dsrs.connections import own_connection
+from dsrs.models import DSR
+from dsrs.percentile.ranking import line_units
+from dsrs.usage_storage import partition_name
+
+logger = logging.getLogger(__name__)
+
+# Under COLUMNAR_DIR: copies being written, on the same file system so that renaming is atomic.
+WRITING = ".writing"
+SUFFIX = ".parquet"
+# Longer than writing the copy of a 100M-line DSR takes (a few minutes).
+UNNAMED_GRACE_SECONDS = 3600
+# The columns of a copy, as DuckDB reads PostgreSQL's CSV output of them.
+COLUMNS = {"dsp_id": "VARCHAR", "title": "VARCHAR", "artists": "VARCHAR", "isrc": "VARCHAR", "usages": "BIGINT", "units": "BIGINT"}
+
+
+def directory() -> Path:
+    return Path(settings.COLUMNAR_DIR)
+
+
+def copy_path(name: str) -> Path:
+    return directory() / name
+
+
+def write_copies(dsrs: Iterable[DSR]) -> None:
+    """Write the copy of each of `dsrs`, just committed. A copy that cannot be written is logged
+    and left to `rebuild_columnar`: the DSR is ingested either way, and queried in PostgreSQL."""
+    if not settings.COLUMNAR_COPIES:
+        return
+    for dsr in dsrs:
+        try:
+            write_copy(dsr)
+        except (OSError, duckdb.Error, psycopg.Error) as error:
+            logger.warning("DSR %s: no columnar copy (%s); `manage.py rebuild_columnar` writes it", dsr.id, error)
+
+
+def write_copy(dsr: DSR) -> str | None:
+    """Write the copy of ingested DSR `dsr` and name it in its row (replacing a previous copy).
+    Returns its file name, or None when its lines are too large for one (see the module)."""
+    started = time.monotonic()
+    writing = directory() / WRITING
+    writing.mkdir(parents=True, exist_ok=True)
+    name = f"dsr-{int(dsr.id)}-{secrets.token_hex(8)}{SUFFIX}"
+    with tempfile.TemporaryDirectory(dir=writing) as scratch:
+        try:
+            parts = _copy_lines_out(dsr, Path(scratch))
+        except psycopg.errors.NumericValueOutOfRange:
+            logger.debug("DSR %s: a line is above 2**63 units of 1e-8 EUR; no columnar copy", dsr.id)
+            return None
+        except (_Deleted, psycopg.errors.UndefinedTable):
+            return None  # deleted, or replaced, meanwhile
+        written = Path(scratch) / name
+        _write_parquet(parts, written)
+        os.replace(written, copy_path(name))
+    with transaction.atomic():
+        # The row lock orders this with a deletion: either the deletion sees the name and removes
+        # the file once it commits, or this finds no ingested row and removes it now.
+        previous = DSR.objects.select_for_update().filter(id=dsr.id, status=DSR.Status.INGESTED).values_list("columnar_copy", flat=True).first()
+        if previous is None:
+            copy_path(name).unlink(missing_ok=True)
+            return None
+        DSR.objects.filter(id=dsr.id).update(columnar_copy=name)
+        if previous:
+            transaction.on_commit(lambda: remove_copies([previous]))
+    dsr.columnar_copy = name
+    logger.debug("DSR %s: columnar copy %s written in %.1f s", dsr.id, name, time.monotonic() - started)
+    return name
+
+
+def remove_copies(names: Iterable[str]) -> None:
+    for name in names:
+        if name:
+            copy_path(name).unlink(missing_ok=True)
+
+
+@dataclass
+class Rebuilt:
+    written: list[int] = field(default_factory=list)  # DSR ids
+    without_copy: list[int] = field(default_factory=list)  # a line above 2**63 units
+    removed: list[str] = field(default_factory=list)  # file names no DSR named
+
+
+def rebuild(*, every: bool = False) -> Rebuilt:
+    """Write the copy of each ingested DSR that has none, or whose file this machine does not
+    see (`every`: of each ingested DSR), and remove the files that no DSR names."""
+    rebuilt = Rebuilt()
+    for dsr in DSR.objects.filter(status=DSR.Status.INGESTED).order_by("id"):
+        if every or not dsr.columnar_copy or not copy_path(dsr.columnar_copy).exists():
+            (rebuilt.written if write_copy(dsr) else rebuilt.without_copy).append(dsr.id)
+    for path in _unnamed_files():
+        path.unlink(missing_ok=True)
+        rebuilt.removed.append(path.name)
+    return rebuilt
+
+
+def _unnamed_files() -> list[Path]:
+    """Copies no DSR names, and writes cut short (a crash between the rename and the row's
+    update, or during the write), left alone for UNNAMED_GRACE_SECONDS: one may be being written."""
+    named = set(DSR.objects.exclude(columnar_copy="").values_list("columnar_copy", flat=True))
+    files = [path for path in directory().glob(f"*{SUFFIX}") if path.name not in named]
+    files += [path for path in (directory() / WRITING).glob("*/*") if path.is_file()]
+    old = time.time() - UNNAMED_GRACE_SECONDS
+    return [path for path in files if path.stat().st_mtime < old]
+
+
+class _Deleted(Exception):
+    pass
+
+
+def _copy_lines_out(dsr: DSR, scratch: Path) -> list[Path]:
+    """The DSR's lines as CSV files in `scratch`: its partition read in block ranges, each over a
+    connection of its own, so that as many server cores as the percentile's buckets format them."""
+    partition = sql.Identifier(partition_name(dsr.id))
+    with own_connection() as connection:
+        blocks = connection.execute(
+            sql.SQL("SELECT pg_relation_size(to_regclass({})) / current_setting('block_size')::int").format(sql.Literal(partition_name(dsr.id)))
+        ).fetchone()[0]
+    if blocks is None:
+        raise _Deleted()
+    parts = max(1, settings.PERCENTILE_WORKERS)
+    bounds = [blocks * part // parts for part in range(parts)] + [None]
+    columns = sql.SQL("dsp_id, title, artists, isrc, usages, ({})::int8").format(line_units(dsr.eur_rate))
+
+    def copy_part(part: int) -> Path:
+        # A TID range scan reads only the blocks of its range.
+        where = sql.SQL("ctid >= {}::tid").format(sql.Literal(f"({bounds[part]},0)"))
+        if bounds[part + 1] is not None:
+            where = sql.SQL("{} AND ctid < {}::tid").format(where, sql.Literal(f"({bounds[part + 1]},0)"))
+        path = scratch / f"part-{part}.csv"
+        statement = sql.SQL("COPY (SELECT {} FROM {} WHERE {}) TO STDOUT WITH (FORMAT csv)").format(columns, partition, where)
+        with own_connection() as connection, open(path, "wb") as out:
+            with connection.cursor().copy(statement) as copy:
+                for data in copy:
+                    out.write(data)
+        return path
+
+    with ThreadPoolExecutor(max_workers=parts, thread_name_prefix="columnar") as pool:
+        return list(pool.map(copy_part, range(parts)))
+
+
+def _write_parquet(parts: list[Path], path: Path) -> None:
+    with duckdb.connect(config={"threads": max(1, os.cpu_count() or 1)}) as duck:
+        # PostgreSQL's CSV writes an empty string as "" and never a NULL (the columns are NOT
+        # NULL): allow_quoted_nulls off keeps "" an empty string.
+        duck.execute(
+            "COPY (SELECT * FROM read_csv($parts, header = false, auto_detect = false, quote = '\"', escape = '\"', "
+            "allow_quoted_nulls = false, columns = $columns)) TO '" + str(path).replace("'", "''") + "' (FORMAT parquet)",
+            {"parts": [str(part) for part in parts], "columns": COLUMNS},
+        )

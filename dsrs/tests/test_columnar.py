@@ -1,0 +1,167 @@
+"""Columnar copies of the DSRs' usage lines (dsrs.columnar), which DuckDB ranks: written once a DSR
+is committed, exact, removed with their DSR, rebuilt by a command, and never needed for a right
+answer. On conftest.small_catalogue: EUR revenue Spotify A 45, YouTube A 20, Spotify B 20,
+Spotify E 10, Spotify D 5, Spotify C 0."""
+
+import os
+import time
+from decimal import Decimal
+
+import duckdb
+import pytest
+from django.core.management import call_command
+
+from dsrs import columnar, percentile
+from dsrs.deletion import delete_dsrs
+from dsrs.ingestion import Outcome, ingest_dsr
+from dsrs.models import DSR
+from dsrs.percentile import top_percentile_resources
+
+pytestmark = pytest.mark.usefixtures("committed_db")
+
+GBP = "Spotify_SpotifyPremium_GB_GBP_20200101-20200131.tsv"
+
+
+def copy_rows(dsr: DSR) -> list[tuple]:
+    with duckdb.connect() as duck:
+        return duck.execute("SELECT * FROM read_parquet(?) ORDER BY dsp_id", [str(columnar.copy_path(dsr.columnar_copy))]).fetchall()
+
+
+def ranked(resources) -> list[tuple[str, str, Decimal]]:
+    return [(r.dsp, r.dsp_id, r.revenue) for r in resources]
+
+
+@pytest.fixture
+def only(monkeypatch):
+    """only("duckdb") or only("postgresql"): the other engine fails if it is asked to rank."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("ranked by the wrong engine")
+
+    def choose(engine: str) -> None:
+        monkeypatch.setattr(percentile, "Ranking" if engine == "duckdb" else "ColumnarRanking", refuse)
+
+    return choose
+
+
+def test_a_committed_dsr_gets_a_copy_of_its_lines_with_their_exact_eur_units(write_dsr):
+    lines = [
+        "a\tQuote \" and, comma\tBeyoncé\t\t1\t1",  # 1 GBP at 3 per EUR: 0.333333333... EUR
+        "b\tback\\slash\tcarriage\rreturn\tISRC\t2\t2",  # 0.666666666...: rounded half up
+        "c\t\t\t\t\t0.000000015",  # empty usages are 0; 5e-9 EUR rounds half up to 1e-8
+    ]
+    dsr = ingest_dsr(path=write_dsr(GBP, lines), eur_rate=Decimal(3)).dsr
+
+    dsr.refresh_from_db()
+    assert copy_rows(dsr) == [
+        ("a", 'Quote " and, comma', "Beyoncé", "", 1, 33_333_333),
+        ("b", "back\\slash", "carriage\rreturn", "ISRC", 2, 66_666_667),
+        ("c", "", "", "", 0, 1),
+    ]
+    assert columnar.copy_path(dsr.columnar_copy).parent == columnar.directory()
+
+
+def test_below_100_percent_duckdb_ranks_over_the_copies(small_catalogue, only):
+    only("duckdb")
+
+    assert ranked(top_percentile_resources(number=66)) == [
+        ("Spotify", "A", Decimal(45)),
+        ("YouTube", "A", Decimal(20)),
+        ("Spotify", "B", Decimal(20)),
+    ]
+
+
+def test_100_percent_is_ranked_by_postgresql_which_streams_it_in_bounded_memory(small_catalogue, only):
+    only("postgresql")
+
+    assert len(top_percentile_resources(number=100)) == 5
+
+
+def test_a_copy_missing_on_this_machine_leaves_the_ranking_to_postgresql(small_catalogue, only):
+    columnar.copy_path(DSR.objects.get(id=small_catalogue.gb_spotify).columnar_copy).unlink()
+    only("postgresql")
+
+    assert ranked(top_percentile_resources(number=66)) == [
+        ("Spotify", "A", Decimal(45)),
+        ("YouTube", "A", Decimal(20)),
+        ("Spotify", "B", Decimal(20)),
+    ]
+
+
+def test_a_line_above_2_63_units_leaves_its_dsr_without_a_copy_and_ranked_exactly(write_dsr, only):
+    # 10^14 EUR is 10^22 units of 1e-8 EUR, beyond an int64: only PostgreSQL's numeric sums it.
+    huge = ingest_dsr(path=write_dsr("Spotify_SpotifyPremium_ES_EUR_20200101-20200131.tsv", ["big\tt\ta\ti\t1\t100000000000000", "small\tt\ta\ti\t1\t1"])).dsr
+    only("postgresql")
+
+    huge.refresh_from_db()
+    assert huge.columnar_copy == ""
+    assert ranked(top_percentile_resources(number=10)) == [("Spotify", "big", Decimal(10**14))]
+
+
+def test_copies_off_writes_none_and_postgresql_ranks(settings, write_dsr, only):
+    settings.COLUMNAR_COPIES = False
+    dsr = ingest_dsr(path=write_dsr(GBP, ["a\tt\ta\ti\t1\t1"]), eur_rate=Decimal(1)).dsr
+    only("postgresql")
+
+    dsr.refresh_from_db()
+    assert (dsr.columnar_copy, list(columnar.directory().glob(f"dsr-{dsr.id}-*"))) == ("", [])
+    assert ranked(top_percentile_resources(number=10)) == [("Spotify", "a", Decimal(1))]
+
+
+def test_deleting_a_dsr_removes_its_copy(small_catalogue):
+    dsr = DSR.objects.get(id=small_catalogue.es_youtube)
+    path = columnar.copy_path(dsr.columnar_copy)
+    assert path.exists()
+
+    delete_dsrs([dsr])
+
+    assert not path.exists()
+
+
+def test_a_replaced_dsr_loses_its_copy_and_its_replacement_has_one(write_dsr):
+    first = ingest_dsr(path=write_dsr(GBP, ["a\tt\ta\ti\t1\t1"]), eur_rate=Decimal(1)).dsr
+    old_copy = columnar.copy_path(first.columnar_copy)
+
+    result = ingest_dsr(path=write_dsr(GBP, ["a\tt\ta\ti\t1\t2"]), eur_rate=Decimal(1), replace=True)
+
+    assert result.outcome == Outcome.INGESTED
+    assert not old_copy.exists()
+    assert copy_rows(DSR.objects.get(id=result.dsr.id)) == [("a", "t", "a", "i", 1, 200_000_000)]
+
+
+def test_rebuild_columnar_writes_missing_copies_and_removes_old_files_no_dsr_names(small_catalogue, capsys):
+    without = DSR.objects.get(id=small_catalogue.no_spotify)
+    columnar.copy_path(without.columnar_copy).unlink()
+    DSR.objects.filter(id=small_catalogue.gb_spotify).update(columnar_copy="")
+    orphan = columnar.directory() / "dsr-999999-0123456789abcdef.parquet"
+    orphan.write_bytes(b"cut short")
+    an_hour_ago = time.time() - columnar.UNNAMED_GRACE_SECONDS - 1
+    os.utime(orphan, (an_hour_ago, an_hour_ago))
+    being_written = columnar.directory() / "dsr-999998-0123456789abcdef.parquet"
+    being_written.write_bytes(b"not named yet")
+
+    call_command("rebuild_columnar")
+
+    assert sorted(capsys.readouterr().out.splitlines()) == sorted(
+        [
+            f"DSR {small_catalogue.gb_spotify}: columnar copy written",
+            f"DSR {small_catalogue.no_spotify}: columnar copy written",
+            "2 columnar copies written, 0 DSRs without one, 1 file no DSR named removed",
+        ]
+    )
+    # The file of gb_spotify's cleared name is recent too: one may be being written, it stays.
+    assert (orphan.exists(), being_written.exists()) == (False, True)
+    for dsr in DSR.objects.all():
+        assert columnar.copy_path(dsr.columnar_copy).exists()
+    being_written.unlink()
+
+
+def test_rebuild_columnar_all_writes_every_copy_again(small_catalogue):
+    before = dict(DSR.objects.values_list("id", "columnar_copy"))
+
+    call_command("rebuild_columnar", "--all")
+
+    after = dict(DSR.objects.values_list("id", "columnar_copy"))
+    assert sorted(after) == sorted(before)
+    assert all(after[id] != before[id] and columnar.copy_path(after[id]).exists() for id in after)
+    assert not any(columnar.copy_path(name).exists() for name in before.values())
