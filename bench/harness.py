@@ -16,6 +16,7 @@ import dj_database_url
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".bench"
 DATABASE = "dsr_bench"
+COLUMNAR = CACHE / "columnar"
 
 # Four 2.5M-line DSRs of four months, in different currencies and territories: 10M usage lines,
 # of which a period range selects the last three. Each distribution of dsrs.generator has its own.
@@ -45,6 +46,10 @@ def setup_django() -> None:
     from django.conf import settings
 
     os.environ["DSR_BENCH_SERVER_URL"] = settings.DATABASE_URL
+    # The benchmark's DSRs' columnar copies, emptied with its database (ingest processes and API
+    # servers inherit the variable).
+    shutil.rmtree(COLUMNAR, ignore_errors=True)
+    os.environ["COLUMNAR_DIR"] = settings.COLUMNAR_DIR = str(COLUMNAR)
     with psycopg.connect(database_url(settings.DATABASE_URL, "postgres"), autocommit=True) as server:
         server.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
         server.execute(f"CREATE DATABASE {DATABASE}")

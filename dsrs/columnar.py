@@ -171,7 +171,7 @@ def _copy_lines_out(dsr: DSR, scratch: Path) -> list[Path]:
 
 
 def _write_parquet(parts: list[Path], path: Path) -> None:
-    with duckdb.connect(config={"threads": max(1, os.cpu_count() or 1)}) as duck:
+    with duckdb.connect(config={"memory_limit": "128MB", "preserve_insertion_order": False}) as duck:
         # PostgreSQL's CSV writes an empty string as "" and never a NULL (the columns are NOT
         # NULL): allow_quoted_nulls off keeps "" an empty string.
         duck.execute(
