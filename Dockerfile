@@ -22,9 +22,9 @@ COPY --from=requirements /build/requirements.txt .
 RUN pip install --no-cache-dir --require-hashes -r requirements.txt
 
 COPY . .
-# /srv/imports: the imports volume of docker-compose.prod.yml, which starts with this owner.
+# /srv/imports and /srv/columnar: volumes of docker-compose.prod.yml, which start with this owner.
 RUN python manage.py collectstatic --noinput --verbosity 0 \
-    && mkdir -p /srv/imports && chown 10001:10001 /srv/imports
+    && mkdir -p /srv/imports /srv/columnar && chown 10001:10001 /srv/imports /srv/columnar
 
 USER 10001:10001
 EXPOSE 8000

@@ -11,7 +11,6 @@ data; PostgreSQL stays the system of record:
   DSR's row (`columnar_copy`); queries read only copies that committed rows name;
 - removed with its DSR, once the deletion commits; `rebuild_columnar` writes missing copies again
   and removes files no DSR names.
-A DSR with a line above 2**63 units (92 billion EUR) gets no copy: queries over it use PostgreSQL.
 """
 
 import logging
@@ -43,7 +42,8 @@ SUFFIX = ".parquet"
 # Longer than writing the copy of a 100M-line DSR takes (a few minutes).
 UNNAMED_GRACE_SECONDS = 3600
 # The columns of a copy, as DuckDB reads PostgreSQL's CSV output of them.
-COLUMNS = {"dsp_id": "VARCHAR", "title": "VARCHAR", "artists": "VARCHAR", "isrc": "VARCHAR", "usages": "BIGINT", "units": "BIGINT"}
+# A line's units are below 10^33 (revenue below 10^15, rates of 1e-10 and more): 38 digits hold them.
+COLUMNS = {"dsp_id": "VARCHAR", "title": "VARCHAR", "artists": "VARCHAR", "isrc": "VARCHAR", "usages": "BIGINT", "units": "DECIMAL(38,0)"}
 
 
 def directory() -> Path:
@@ -68,7 +68,7 @@ def write_copies(dsrs: Iterable[DSR]) -> None:
 
 def write_copy(dsr: DSR) -> str | None:
     """Write the copy of ingested DSR `dsr` and name it in its row (replacing a previous copy).
-    Returns its file name, or None when its lines are too large for one (see the module)."""
+    Returns its file name, or None when the DSR was deleted meanwhile."""
     started = time.monotonic()
     writing = directory() / WRITING
     writing.mkdir(parents=True, exist_ok=True)
@@ -76,9 +76,6 @@ def write_copy(dsr: DSR) -> str | None:
     with tempfile.TemporaryDirectory(dir=writing) as scratch:
         try:
             parts = _copy_lines_out(dsr, Path(scratch))
-        except psycopg.errors.NumericValueOutOfRange:
-            logger.debug("DSR %s: a line is above 2**63 units of 1e-8 EUR; no columnar copy", dsr.id)
-            return None
         except (_Deleted, psycopg.errors.UndefinedTable):
             return None  # deleted, or replaced, meanwhile
         written = Path(scratch) / name
@@ -108,7 +105,6 @@ def remove_copies(names: Iterable[str]) -> None:
 @dataclass
 class Rebuilt:
     written: list[int] = field(default_factory=list)  # DSR ids
-    without_copy: list[int] = field(default_factory=list)  # a line above 2**63 units
     removed: list[str] = field(default_factory=list)  # file names no DSR named
 
 
@@ -118,7 +114,8 @@ def rebuild(*, every: bool = False) -> Rebuilt:
     rebuilt = Rebuilt()
     for dsr in DSR.objects.filter(status=DSR.Status.INGESTED).order_by("id"):
         if every or not dsr.columnar_copy or not copy_path(dsr.columnar_copy).exists():
-            (rebuilt.written if write_copy(dsr) else rebuilt.without_copy).append(dsr.id)
+            if write_copy(dsr):
+                rebuilt.written.append(dsr.id)
     for path in _unnamed_files():
         path.unlink(missing_ok=True)
         rebuilt.removed.append(path.name)
@@ -151,7 +148,7 @@ def _copy_lines_out(dsr: DSR, scratch: Path) -> list[Path]:
         raise _Deleted()
     parts = max(1, settings.PERCENTILE_WORKERS)
     bounds = [blocks * part // parts for part in range(parts)] + [None]
-    columns = sql.SQL("dsp_id, title, artists, isrc, usages, ({})::int8").format(line_units(dsr.eur_rate))
+    columns = sql.SQL("dsp_id, title, artists, isrc, usages, {}").format(line_units(dsr.eur_rate))
 
     def copy_part(part: int) -> Path:
         # A TID range scan reads only the blocks of its range.

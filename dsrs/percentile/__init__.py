@@ -104,7 +104,10 @@ def _ranking(dsrs: list[SelectedDsr], number: int) -> Ranking | ColumnarRanking:
     if settings.COLUMNAR_COPIES and number < 100:
         copies = {dsr.id: columnar.copy_path(dsr.columnar_copy) for dsr in dsrs if dsr.columnar_copy}
         if len(copies) == len(dsrs) and all(os.path.exists(path) for path in copies.values()):
-            ranking = ColumnarRanking(dsrs, number, copies)
+            try:
+                ranking = ColumnarRanking(dsrs, number, copies)
+            except duckdb.OutOfRangeException:  # a sum beyond DuckDB's 38 digits
+                return Ranking(dsrs, number, settings.PERCENTILE_WORKERS)
             if ranking.candidates is not None:
                 return ranking
             ranking.close()

@@ -2,8 +2,9 @@
 columnar copies (dsrs.columnar): the same answer as dsrs.percentile.ranking, at the same exact
 arithmetic, for selections whose every DSR has a copy.
 
-Each copy holds a line's exact EUR units (int64, computed by PostgreSQL), so sums are exact
-(DuckDB sums int64 into int128) and the ranking and the cut compare integers, as in PostgreSQL:
+Each copy holds a line's exact EUR units (DECIMAL(38,0), computed by PostgreSQL), so sums are
+exact (in int128; a sum beyond 38 digits raises, and PostgreSQL's numeric ranks instead) and the
+ranking and the cut compare integers, as in PostgreSQL:
 1. resources are summed from two narrow columns (dsp_id, units) into a temporary table, and
    counted by revenue class as PostgreSQL's buckets do (ranking.Histogram), which gives the total
    and the lowest class the head reaches into; only the resources of that class and above are
@@ -33,7 +34,7 @@ LARGEST_HEAD = 200_000
 # Every resource with revenue, summed from the two narrow columns of the lines.
 _RESOURCES = """
 CREATE TEMPORARY TABLE resources AS
-SELECT dsp, dsp_id, sum(units) AS units FROM ({lines}) GROUP BY dsp, dsp_id HAVING sum(units) > 0
+SELECT dsp, dsp_id, sum(units)::HUGEINT AS units FROM ({lines}) GROUP BY dsp, dsp_id HAVING sum(units) > 0
 """
 
 # Resources by revenue class, as PostgreSQL's buckets count them (ranking.Histogram).

@@ -88,14 +88,15 @@ def test_a_copy_missing_on_this_machine_leaves_the_ranking_to_postgresql(small_c
     ]
 
 
-def test_a_line_above_2_63_units_leaves_its_dsr_without_a_copy_and_ranked_exactly(write_dsr, only):
-    # 10^14 EUR is 10^22 units of 1e-8 EUR, beyond an int64: only PostgreSQL's numeric sums it.
-    huge = ingest_dsr(path=write_dsr("Spotify_SpotifyPremium_ES_EUR_20200101-20200131.tsv", ["big\tt\ta\ti\t1\t100000000000000", "small\tt\ta\ti\t1\t1"])).dsr
-    only("postgresql")
+def test_lines_of_any_size_the_limits_allow_are_copied_and_ranked_exactly(write_dsr, only):
+    # Just below 10^15 at a rate of 1e-10 per EUR: about 10^33 units of 1e-8 EUR, beyond an int64.
+    rate, revenue = Decimal("0.0000000001"), "999999999999999.9999999999"
+    dsr = ingest_dsr(path=write_dsr(GBP, [f"big\tt\ta\ti\t1\t{revenue}", "small\tt\ta\ti\t1\t1"]), eur_rate=rate).dsr
+    only("duckdb")
 
-    huge.refresh_from_db()
-    assert huge.columnar_copy == ""
-    assert ranked(top_percentile_resources(number=10)) == [("Spotify", "big", Decimal(10**14))]
+    dsr.refresh_from_db()
+    assert copy_rows(dsr)[0][-1] == Decimal("999999999999999999999999900000000")
+    assert ranked(top_percentile_resources(number=10)) == [("Spotify", "big", Decimal("9999999999999999999999999"))]
 
 
 def test_copies_off_writes_none_and_postgresql_ranks(settings, write_dsr, only):
@@ -146,7 +147,7 @@ def test_rebuild_columnar_writes_missing_copies_and_removes_old_files_no_dsr_nam
         [
             f"DSR {small_catalogue.gb_spotify}: columnar copy written",
             f"DSR {small_catalogue.no_spotify}: columnar copy written",
-            "2 columnar copies written, 0 DSRs without one, 1 file no DSR named removed",
+            "2 columnar copies written, 1 file no DSR named removed",
         ]
     )
     # The file of gb_spotify's cleared name is recent too: one may be being written, it stays.

@@ -280,7 +280,7 @@ def test_the_production_compose_file_has_no_default_secrets():
         assert uses and set(uses) == {":?"}, f"{name} must be required with ${{{name}:?message}}"
     assert "DEBUG" not in services["app"]["environment"]
     assert services["db"]["volumes"] == ["pgdata:/var/lib/postgresql"]
-    assert compose_file("docker-compose.prod.yml")["volumes"] == {"pgdata": None, "imports": None}
+    assert compose_file("docker-compose.prod.yml")["volumes"] == {"pgdata": None, "imports": None, "columnar": None}
     assert "command" not in services["app"]  # the image's: entrypoint (migrations), then gunicorn
 
 
@@ -291,7 +291,8 @@ def test_the_production_workers_share_the_apps_settings_and_imports_and_leave_mi
     assert worker["command"] == ["python", "manage.py", "ingest_worker"]
     assert worker["environment"] == {**{k: v for k, v in app["environment"].items() if k != "WEB_CONCURRENCY"}, "MIGRATE_ON_START": "0"}
     assert worker["environment"]["IMPORTS_STORAGE_DIR"] == "/srv/imports"
-    assert worker["volumes"] == app["volumes"] == ["imports:/srv/imports", "${DSR_INBOX:-./inbox}:/inbox:ro"]
+    assert worker["environment"]["COLUMNAR_DIR"] == "/srv/columnar"
+    assert worker["volumes"] == app["volumes"] == ["imports:/srv/imports", "columnar:/srv/columnar", "${DSR_INBOX:-./inbox}:/inbox:ro"]
     assert worker["depends_on"] == {"app": {"condition": "service_healthy"}}  # migrated
     assert (worker["healthcheck"], "ports" in worker, "container_name" in worker) == ({"disable": True}, False, False)  # scales
 

@@ -16,11 +16,8 @@ class Command(BaseCommand):
         rebuilt = rebuild(every=all)
         for dsr_id in rebuilt.written:
             self.stdout.write(f"DSR {dsr_id}: columnar copy written")
-        for dsr_id in rebuilt.without_copy:
-            self.stdout.write(f"DSR {dsr_id}: no columnar copy (a line above 2**63 units of 1e-8 EUR); queried in PostgreSQL")
         self.stdout.write(
             f"{_counted(len(rebuilt.written), 'columnar copy', 'columnar copies')} written, "
-            f"{_counted(len(rebuilt.without_copy), 'DSR', 'DSRs')} without one, "
             f"{_counted(len(rebuilt.removed), 'file', 'files')} no DSR named removed"
         )
 
