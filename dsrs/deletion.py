@@ -37,11 +37,10 @@ def delete_dsrs(dsrs: Iterable[DSR]) -> None:
     while True:
         try:
             with transaction.atomic(), usage_storage.lock_wait_limited():
-                copies = []
+                # The rows' copy names as of now: a copy being written meanwhile waits for its row.
+                copies = list(DSR.objects.select_for_update().filter(id__in=[dsr.id for dsr in dsrs]).values_list("columnar_copy", flat=True))
                 for dsr in dsrs:
                     usage_storage.drop_partition(dsr.id)
-                    # The row's copy name as of now: a copy being written meanwhile waits for this row.
-                    copies += DSR.objects.select_for_update().filter(id=dsr.id).values_list("columnar_copy", flat=True)
                     DSR.objects.filter(id=dsr.id).delete()
                 percentile_cache.forget_dsrs([dsr.id for dsr in dsrs])
                 # Only once the deletion is committed: a rollback keeps the DSR and its copy.

@@ -99,19 +99,26 @@ def top_percentile_json(
 
 
 def _ranking(dsrs: list[SelectedDsr], number: int) -> Ranking | ColumnarRanking:
-    """DuckDB's when every selected DSR has a columnar copy that this machine sees and the head
-    is small enough for it (see columnar_ranking), else PostgreSQL's."""
-    if settings.COLUMNAR_COPIES and number < 100:
-        copies = {dsr.id: columnar.copy_path(dsr.columnar_copy) for dsr in dsrs if dsr.columnar_copy}
-        if len(copies) == len(dsrs) and all(os.path.exists(path) for path in copies.values()):
-            try:
-                ranking = ColumnarRanking(dsrs, number, copies)
-            except duckdb.OutOfRangeException:  # a sum beyond DuckDB's 38 digits
-                return Ranking(dsrs, number, settings.PERCENTILE_WORKERS)
-            if ranking.candidates is not None:
-                return ranking
-            ranking.close()
-    return Ranking(dsrs, number, settings.PERCENTILE_WORKERS)
+    """DuckDB's when it can rank this selection (see _columnar_ranking), else PostgreSQL's."""
+    return _columnar_ranking(dsrs, number) or Ranking(dsrs, number, settings.PERCENTILE_WORKERS)
+
+
+def _columnar_ranking(dsrs: list[SelectedDsr], number: int) -> ColumnarRanking | None:
+    """DuckDB's ranking, when every selected DSR has a columnar copy that this machine sees, the
+    head is not N=100 nor larger than DuckDB holds (see columnar_ranking), and the sums fit it."""
+    if not settings.COLUMNAR_COPIES or number == 100:
+        return None
+    copies = {dsr.id: columnar.copy_path(dsr.columnar_copy) for dsr in dsrs if dsr.columnar_copy}
+    if len(copies) < len(dsrs) or not all(os.path.exists(path) for path in copies.values()):
+        return None
+    try:
+        ranking = ColumnarRanking(dsrs, number, copies)
+    except duckdb.OutOfRangeException:  # a sum beyond DuckDB's 38 digits
+        return None
+    if ranking.candidates is None:
+        ranking.close()
+        return None
+    return ranking
 
 
 def _keeping_when_small(dsr_ids: list[int], ranking: Ranking) -> Iterator[str]:

@@ -13,7 +13,7 @@ ranking and the cut compare integers, as in PostgreSQL:
 2. the lines of the head's resources are summed per resource and DSR (usages, the greatest
    title, artists and isrc in binary order inside a DSR), then per resource (the most recent
    DSR's non-empty metadata), and leave as the API's JSON text, streamed in rank order.
-Step 2 holds the head's sums in memory: N=100, and heads above LARGEST_HEAD resources, are left
+Step 2 holds the head's sums in memory: N=100, and heads above SMALL_HEAD resources, are left
 to PostgreSQL's ranking, which streams them in bounded memory.
 """
 
@@ -23,13 +23,12 @@ from pathlib import Path
 import duckdb
 from django.conf import settings
 
-from dsrs.percentile.ranking import CLASSES_PER_E, UNITS_PER_EUR, Histogram
+# Larger heads are left to PostgreSQL, whose buckets stream them in bounded memory: here the
+# details of a head are summed in memory (see COLUMNAR_MEMORY_LIMIT), as the buckets do up to it.
+from dsrs.percentile.ranking import CLASSES_PER_E, SMALL_HEAD, UNITS_PER_EUR, Histogram
 from dsrs.percentile.selection import SelectedDsr
 
 FETCH_ROWS = 5000
-# Larger heads are left to PostgreSQL, whose buckets stream them in bounded memory: here the
-# details of a head are summed in memory (see COLUMNAR_MEMORY_LIMIT).
-LARGEST_HEAD = 200_000
 
 # Every resource with revenue, summed from the two narrow columns of the lines.
 _RESOURCES = """
@@ -64,7 +63,7 @@ _REVENUE = f"""
 """
 
 _DETAILS = """
-SELECT before, units, concat(
+SELECT before, concat(
     '{{"dsp":', to_json(dsp), ',"dsp_id":', to_json(dsp_id),
     ',"title":', to_json(coalesce(arg_max(title, recency) FILTER (WHERE title <> ''), '')),
     ',"artists":', to_json(coalesce(arg_max(artists, recency) FILTER (WHERE artists <> ''), '')),
@@ -91,7 +90,7 @@ class ColumnarRanking:
     """The ranking of the resources of `dsrs` for the top `number` percent, from the copies at
     `copies` ({dsr id: path}). As dsrs.percentile.ranking.Ranking: creating it finds the head, so
     `total` and `candidates` (the head's size) are known; `head()` streams it. For a head of more
-    than LARGEST_HEAD resources, `candidates` is None and `head()` may not be called."""
+    than SMALL_HEAD resources, `candidates` is None and `head()` may not be called."""
 
     def __init__(self, dsrs: list[SelectedDsr], number: int, copies: dict[int, Path]):
         self.number = number
@@ -115,13 +114,13 @@ class ColumnarRanking:
 
     def _find_head(self) -> None:
         """Fill table `head`, and set `total` and `candidates`: its size, or None when the
-        classes that hold it have more than LARGEST_HEAD resources (then `head` is not filled)."""
+        classes that hold it have more than SMALL_HEAD resources (then `head` is not filled)."""
         self.duck.execute(_RESOURCES.format(lines=self.lines))
         rows = self.duck.execute(_HISTOGRAM, {"classes_per_e": CLASSES_PER_E}).fetchall()
         histogram = Histogram({revenue_class: (count, int(units)) for revenue_class, count, units in rows})
         self.total = histogram.total
         cut, self.candidates = histogram.cut(self.number)
-        if self.candidates > LARGEST_HEAD:
+        if self.candidates > SMALL_HEAD:
             self.candidates = None
         elif cut is not None:
             self.duck.execute(_HEAD, {"classes_per_e": CLASSES_PER_E, "cut": cut, "total": self.total, "number": self.number})
@@ -140,5 +139,5 @@ class ColumnarRanking:
         """(revenue before, resource as JSON) of each resource of the head, in rank order."""
         result = self.duck.execute(_DETAILS.format(lines=self.lines, revenue=_REVENUE))
         while rows := result.fetchmany(FETCH_ROWS):
-            for before, _units, resource in rows:
+            for before, resource in rows:
                 yield int(before), resource
