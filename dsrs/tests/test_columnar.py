@@ -99,6 +99,18 @@ def test_lines_of_any_size_the_limits_allow_are_copied_and_ranked_exactly(write_
     assert ranked(top_percentile_resources(number=10)) == [("Spotify", "big", Decimal("9999999999999999999999999"))]
 
 
+def test_sums_beyond_duckdbs_38_digits_are_ranked_by_postgresql(write_dsr, monkeypatch):
+    # 200,000 lines of about 10^33 units each: about 2 * 10^38 units for the one resource.
+    rate, revenue = Decimal("0.0000000001"), "999999999999999.9999999999"
+    ingest_dsr(path=write_dsr(GBP, [f"big\tt\ta\ti\t1\t{revenue}"] * 200_000), eur_rate=rate)
+    by_postgresql = []
+    postgresql_ranking = percentile.Ranking
+    monkeypatch.setattr(percentile, "Ranking", lambda *args: by_postgresql.append(args[1]) or postgresql_ranking(*args))
+
+    assert ranked(top_percentile_resources(number=10)) == [("Spotify", "big", Decimal("9999999999999999999999999") * 200_000)]
+    assert by_postgresql == [10]
+
+
 def test_copies_off_writes_none_and_postgresql_ranks(settings, write_dsr, only):
     settings.COLUMNAR_COPIES = False
     dsr = ingest_dsr(path=write_dsr(GBP, ["a\tt\ta\ti\t1\t1"]), eur_rate=Decimal(1)).dsr
