@@ -105,20 +105,16 @@ def _ranking(dsrs: list[SelectedDsr], number: int) -> Ranking | ColumnarRanking:
 
 def _columnar_ranking(dsrs: list[SelectedDsr], number: int) -> ColumnarRanking | None:
     """DuckDB's ranking, when every selected DSR has a columnar copy that this machine sees, the
-    head is not N=100 nor larger than DuckDB holds (see columnar_ranking), and the sums fit it."""
+    question is not N=100 (see columnar_ranking), and the sums fit DuckDB's 38 digits."""
     if not settings.COLUMNAR_COPIES or number == 100:
         return None
     copies = {dsr.id: columnar.copy_path(dsr.columnar_copy) for dsr in dsrs if dsr.columnar_copy}
     if len(copies) < len(dsrs) or not all(os.path.exists(path) for path in copies.values()):
         return None
     try:
-        ranking = ColumnarRanking(dsrs, number, copies)
+        return ColumnarRanking(dsrs, number, copies)
     except duckdb.OutOfRangeException:  # a sum beyond DuckDB's 38 digits
         return None
-    if ranking.candidates is None:
-        ranking.close()
-        return None
-    return ranking
 
 
 def _keeping_when_small(dsr_ids: list[int], ranking: Ranking) -> Iterator[str]:

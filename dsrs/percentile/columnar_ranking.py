@@ -13,8 +13,10 @@ ranking and the cut compare integers, as in PostgreSQL:
 2. the lines of the head's resources are summed per resource and DSR (usages, the greatest
    title, artists and isrc in binary order inside a DSR), then per resource (the most recent
    DSR's non-empty metadata), and leave as the API's JSON text, streamed in rank order.
-Step 2 holds the head's sums in memory: N=100, and heads above SMALL_HEAD resources, are left
-to PostgreSQL's ranking, which streams them in bounded memory.
+DuckDB holds at most COLUMNAR_MEMORY_LIMIT whatever the head's size (it spills beyond; on the Zipf
+bench, heads of 43k and 2.3M resources both peaked at 560-670 MB of process memory), and the
+head leaves in FETCH_ROWS pieces. N=100 is left to PostgreSQL's ranking, which streams it in
+less (about 170 MB).
 """
 
 from collections.abc import Iterator
@@ -23,9 +25,7 @@ from pathlib import Path
 import duckdb
 from django.conf import settings
 
-# Larger heads are left to PostgreSQL, whose buckets stream them in bounded memory: here the
-# details of a head are summed in memory (see COLUMNAR_MEMORY_LIMIT), as the buckets do up to it.
-from dsrs.percentile.ranking import CLASSES_PER_E, SMALL_HEAD, UNITS_PER_EUR, Histogram
+from dsrs.percentile.ranking import CLASSES_PER_E, UNITS_PER_EUR, Histogram
 from dsrs.percentile.selection import SelectedDsr
 
 FETCH_ROWS = 5000
@@ -89,8 +89,7 @@ def _literal(text: str) -> str:
 class ColumnarRanking:
     """The ranking of the resources of `dsrs` for the top `number` percent, from the copies at
     `copies` ({dsr id: path}). As dsrs.percentile.ranking.Ranking: creating it finds the head, so
-    `total` and `candidates` (the head's size) are known; `head()` streams it. For a head of more
-    than SMALL_HEAD resources, `candidates` is None and `head()` may not be called."""
+    `total` and `candidates` (the head's size) are known; `head()` streams it."""
 
     def __init__(self, dsrs: list[SelectedDsr], number: int, copies: dict[int, Path]):
         self.number = number
@@ -113,16 +112,13 @@ class ColumnarRanking:
             raise
 
     def _find_head(self) -> None:
-        """Fill table `head`, and set `total` and `candidates`: its size, or None when the
-        classes that hold it have more than SMALL_HEAD resources (then `head` is not filled)."""
+        """Fill table `head`, and set `total` and `candidates`: its size."""
         self.duck.execute(_RESOURCES.format(lines=self.lines))
         rows = self.duck.execute(_HISTOGRAM, {"classes_per_e": CLASSES_PER_E}).fetchall()
         histogram = Histogram({revenue_class: (count, int(units)) for revenue_class, count, units in rows})
         self.total = histogram.total
         cut, self.candidates = histogram.cut(self.number)
-        if self.candidates > SMALL_HEAD:
-            self.candidates = None
-        elif cut is not None:
+        if cut is not None:
             self.duck.execute(_HEAD, {"classes_per_e": CLASSES_PER_E, "cut": cut, "total": self.total, "number": self.number})
             (self.candidates,) = self.duck.execute("SELECT count(*) FROM head").fetchone()
 
