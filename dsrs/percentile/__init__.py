@@ -8,6 +8,7 @@ else by PostgreSQL (`ranking`).
 """
 
 import json
+import logging
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from dsrs.percentile import cache
 from dsrs.percentile.columnar_ranking import ColumnarRanking
 from dsrs.percentile.ranking import EUR_SCALE, Ranking
 from dsrs.percentile.selection import SelectedDsr, selected_dsr_ids, selected_dsrs
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["EUR_SCALE", "Resource", "selected_dsr_ids", "top_percentile_json", "top_percentile_resources"]
 
@@ -105,7 +108,8 @@ def _ranking(dsrs: list[SelectedDsr], number: int) -> Ranking | ColumnarRanking:
 
 def _columnar_ranking(dsrs: list[SelectedDsr], number: int) -> ColumnarRanking | None:
     """DuckDB's ranking, when every selected DSR has a columnar copy that this machine sees, the
-    question is not N=100 (see columnar_ranking), and the sums fit DuckDB's 38 digits."""
+    question is not N=100 (see columnar_ranking), and the sums fit DuckDB's 38 digits and its
+    memory (COLUMNAR_MEMORY_LIMIT)."""
     if not settings.COLUMNAR_COPIES or number == 100:
         return None
     copies = {dsr.id: columnar.copy_path(dsr.columnar_copy) for dsr in dsrs if dsr.columnar_copy}
@@ -114,6 +118,9 @@ def _columnar_ranking(dsrs: list[SelectedDsr], number: int) -> ColumnarRanking |
     try:
         return ColumnarRanking(dsrs, number, copies)
     except duckdb.OutOfRangeException:  # a sum beyond DuckDB's 38 digits
+        return None
+    except duckdb.OutOfMemoryException as error:
+        logger.warning("percentile over DSRs %s ranked by PostgreSQL: DuckDB %s; raise COLUMNAR_MEMORY_LIMIT", [dsr.id for dsr in dsrs], error)
         return None
 
 

@@ -107,6 +107,8 @@ class ColumnarRanking:
         )
         try:
             self._find_head()
+            # Run to its end here, so that a failure (memory) comes before any of it is sent.
+            self.details = self.duck.execute(_DETAILS.format(lines=self.lines, revenue=_REVENUE))
         except BaseException:
             self.close()
             raise
@@ -121,6 +123,8 @@ class ColumnarRanking:
         if cut is not None:
             self.duck.execute(_HEAD, {"classes_per_e": CLASSES_PER_E, "cut": cut, "total": self.total, "number": self.number})
             (self.candidates,) = self.duck.execute("SELECT count(*) FROM head").fetchone()
+        # Every resource's sum, in memory that a temporary table does not give back to step 2.
+        self.duck.execute("DROP TABLE resources")
 
     def __enter__(self) -> "ColumnarRanking":
         return self
@@ -133,7 +137,6 @@ class ColumnarRanking:
 
     def head(self) -> Iterator[tuple[int, str]]:
         """(revenue before, resource as JSON) of each resource of the head, in rank order."""
-        result = self.duck.execute(_DETAILS.format(lines=self.lines, revenue=_REVENUE))
-        while rows := result.fetchmany(FETCH_ROWS):
+        while rows := self.details.fetchmany(FETCH_ROWS):
             for before, resource in rows:
                 yield int(before), resource

@@ -111,6 +111,20 @@ def test_sums_beyond_duckdbs_38_digits_are_ranked_by_postgresql(write_dsr, monke
     assert by_postgresql == [10]
 
 
+def test_a_selection_beyond_duckdbs_memory_is_ranked_by_postgresql(small_catalogue, monkeypatch, caplog):
+    def out_of_memory(*args):
+        raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate block")
+
+    monkeypatch.setattr(percentile, "ColumnarRanking", out_of_memory)
+
+    assert ranked(top_percentile_resources(number=66)) == [
+        ("Spotify", "A", Decimal(45)),
+        ("YouTube", "A", Decimal(20)),
+        ("Spotify", "B", Decimal(20)),
+    ]
+    assert "ranked by PostgreSQL: DuckDB Out of Memory Error: could not allocate block; raise COLUMNAR_MEMORY_LIMIT" in caplog.text
+
+
 def test_copies_off_writes_none_and_postgresql_ranks(settings, write_dsr, only):
     settings.COLUMNAR_COPIES = False
     dsr = ingest_dsr(path=write_dsr(GBP, ["a\tt\ta\ti\t1\t1"]), eur_rate=Decimal(1)).dsr
