@@ -147,11 +147,11 @@ def _ingest_tsv(*, path, replace, eur_rate, on_progress, in_commit) -> IngestRes
         [dsr],
         counts,
         [counts],
-        load=lambda: _load(
+        load=lambda streamed: _load(
             path,
             gzipped=name.gzipped,
             validate=validated_chunks,
-            store=lambda chunks: usage_storage.load_partition(dsr.id, chunks),
+            store=lambda chunks: usage_storage.load_partition(dsr.id, streamed.feeding(dsr, chunks)),
             counts=counts,
             on_progress=on_progress,
         ),
@@ -169,7 +169,7 @@ def _ingest_reports(
     counts: LineCounts,
     tallies: list[LineCounts | dsrf.Tally],
     *,
-    load: Callable[[], None],
+    load: Callable[[columnar.StreamedCopies], None],
     replace: bool,
     eur_rate: Decimal | None,
     in_commit: Callable[[list[DSR]], None] | None,
@@ -178,8 +178,8 @@ def _ingest_reports(
 ) -> IngestResult:
     """What every file goes through once its DSRs are known (one for TSV, one per territory and
     currency for DSRF): skip or refuse it, choose the EUR rates, `load` its lines (counted in
-    `counts` for the file and `tallies` for each DSR) and commit them all at once, or record each
-    DSR as failed. `name_reports`: the message names each DSR's territory and currency."""
+    `counts` for the file and `tallies` for each DSR), with the columnar copies it streams, and
+    commit them all at once, or record each DSR as failed. `name_reports`: the message names each DSR's territory and currency."""
     replaced = []
     try:
         with interruptible():
@@ -192,10 +192,10 @@ def _ingest_reports(
                 dsr.eur_rate, dsr.eur_rate_source = _eur_rate(dsr, eur_rate)
         for dsr in dsrs:
             dsr.id = usage_storage.next_dsr_id()
-        with transaction.atomic():
+        with columnar.streamed_copies() as streamed, transaction.atomic():
             with interruptible():
                 usage_storage.commit_durably()
-                load()
+                load(streamed)
                 counts.check_acceptable()
                 # Another process may have committed this file or this report during the load:
                 # decide again, one ingestion at a time, as if it had run before this one.
@@ -214,8 +214,9 @@ def _ingest_reports(
                     usage_storage.attach_partition(dsr.id)
                 if in_commit is not None:
                     in_commit(dsrs)
-                # Read from the committed lines by other connections: once the commit is done.
-                transaction.on_commit(lambda: columnar.write_copies(dsrs))
+                # Named in the DSRs' rows, or read from their lines by other connections: once the
+                # commit is done.
+                transaction.on_commit(lambda: columnar.write_copies(dsrs, streamed))
             # Leaving the block commits: a signal from here on waits for the command to stop.
     except (IngestFailure, FileFailure, dsrf.DsrfError, DatabaseError, psycopg.Error, OSError) as error:
         # Django wraps the errors of execute(), not those raised inside cursor.copy(): psycopg's own.
@@ -290,7 +291,8 @@ def _ingest_dsrf(*, path, replace, eur_rate, on_progress, in_commit) -> IngestRe
         counts,
         tallies,
         # Each sale's COPY text leads with its DSR's id: one COPY routes them to their partitions.
-        load=lambda: _load(
+        # Their copies are read back from PostgreSQL once they are committed.
+        load=lambda streamed: _load(
             path,
             gzipped=gzipped,
             validate=lambda blocks: dsrf.usage_chunks(blocks, prelude, [dsr.id for dsr in dsrs], tallies),

@@ -1,22 +1,22 @@
-"""Where each DSR's columnar copy of its usage lines is written, found and removed.
+"""Where each DSR's columnar copy of its usage lines is written, published and removed.
 
 The top-percentile query is a scan of every selected line and a hash aggregation by resource:
 over Parquet files, DuckDB does it several times faster than PostgreSQL over its heap rows, and
 the gap grows with the lines (README, "Hundreds of millions of usages"). The copy is derived
 data; PostgreSQL stays the system of record:
-- written from what PostgreSQL committed: once a DSR is committed, its partition is read by COPY,
-  each line with its EUR units computed by the SQL of the PostgreSQL ranking
-  (dsrs.percentile.ranking.line_units), so both give the same exact answer;
-- atomically: the file is written under a temporary name, renamed, and only then named in the
-  DSR's row (`columnar_copy`); queries read only copies that committed rows name;
+- written from what PostgreSQL committed: from the COPY text its load sends, while the lines are
+  loaded (dsrs.columnar.streamed), or else read back from the committed partition
+  (dsrs.columnar.read_back); each line with the exact EUR units of the PostgreSQL ranking, so both
+  engines give the same answer;
+- atomically: the file is written under a scratch folder, renamed, and only once the DSR is
+  committed named in its row (`columnar_copy`); queries read only copies that committed rows name;
 - removed with its DSR, once the deletion commits; `rebuild_columnar` writes missing copies again
   and removes files no DSR names.
 """
 
 import logging
 import os
-import secrets
-import tempfile
+import shutil
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -26,61 +26,59 @@ import duckdb
 import psycopg
 from django.conf import settings
 from django.db import transaction
-from psycopg import sql
 
-from dsrs.connections import own_connection
+from dsrs.columnar.paths import SUFFIX, WRITING, copy_path, directory, new_name, scratch_folder
+from dsrs.columnar.read_back import write_from_database
+from dsrs.columnar.streamed import StreamedCopies, streamed_copies
 from dsrs.models import DSR
-from dsrs.percentile.ranking import line_units
-from dsrs.usage_storage import partition_name
+
+__all__ = ["StreamedCopies", "copy_path", "directory", "rebuild", "remove_copies", "streamed_copies", "write_copies", "write_copy"]
 
 logger = logging.getLogger(__name__)
 
-# Under COLUMNAR_DIR: copies being written, on the same file system so that renaming is atomic.
-WRITING = ".writing"
-SUFFIX = ".parquet"
 # Longer than writing the copy of a 100M-line DSR takes (a few minutes).
 UNNAMED_GRACE_SECONDS = 3600
-# The columns of a copy, as DuckDB reads PostgreSQL's CSV output of them.
-# A line's units are below 10^33 (revenue below 10^15, rates of 1e-10 and more): 38 digits hold them.
-COLUMNS = {"dsp_id": "VARCHAR", "title": "VARCHAR", "artists": "VARCHAR", "isrc": "VARCHAR", "usages": "BIGINT", "units": "DECIMAL(38,0)"}
 
 
-def directory() -> Path:
-    return Path(settings.COLUMNAR_DIR)
-
-
-def copy_path(name: str) -> Path:
-    return directory() / name
-
-
-def write_copies(dsrs: Iterable[DSR]) -> None:
-    """Write the copy of each of `dsrs`, just committed. A copy that cannot be written is logged
+def write_copies(dsrs: Iterable[DSR], streamed: StreamedCopies | None = None) -> None:
+    """Publish the copy of each of `dsrs`, just committed: the one `streamed` wrote while its lines
+    were loaded, or else one read back from PostgreSQL. A copy that cannot be written is logged
     and left to `rebuild_columnar`: the DSR is ingested either way, and queried in PostgreSQL."""
     if not settings.COLUMNAR_COPIES:
         return
     for dsr in dsrs:
         try:
-            write_copy(dsr)
+            written = streamed.finished(dsr) if streamed else None
+            if written is None:
+                write_copy(dsr)
+            else:
+                _publish(dsr, written)
         except (OSError, duckdb.Error, psycopg.Error) as error:
             logger.warning("DSR %s: no columnar copy (%s); `manage.py rebuild_columnar` writes it", dsr.id, error)
 
 
 def write_copy(dsr: DSR) -> str | None:
-    """Write the copy of ingested DSR `dsr` and name it in its row (replacing a previous copy).
-    Returns its file name, or None when the DSR was deleted meanwhile."""
+    """Write the copy of ingested DSR `dsr` from its committed lines and name it in its row
+    (replacing a previous copy). Returns its file name, or None when the DSR was deleted meanwhile."""
     started = time.monotonic()
-    writing = directory() / WRITING
-    writing.mkdir(parents=True, exist_ok=True)
-    name = f"dsr-{int(dsr.id)}-{secrets.token_hex(8)}{SUFFIX}"
-    with tempfile.TemporaryDirectory(dir=writing) as scratch:
-        lines = Path(scratch) / "lines.csv"
+    scratch = scratch_folder()
+    try:
         try:
-            _copy_lines_out(dsr, lines)
+            written = write_from_database(dsr, scratch, new_name(dsr.id))
         except psycopg.errors.UndefinedTable:
             return None  # deleted, or replaced, meanwhile
-        written = Path(scratch) / name
-        _write_parquet(lines, written)
-        os.replace(written, copy_path(name))
+        name = _publish(dsr, written)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    logger.debug("DSR %s: columnar copy %s read back in %.1f s", dsr.id, name, time.monotonic() - started)
+    return name
+
+
+def _publish(dsr: DSR, written: Path) -> str | None:
+    """Move the copy `written` into place and name it in `dsr`'s row; None when the DSR was deleted
+    meanwhile."""
+    name = written.name
+    os.replace(written, copy_path(name))
     with transaction.atomic():
         # The row lock orders this with a deletion: either the deletion sees the name and removes
         # the file once it commits, or this finds no ingested row and removes it now.
@@ -92,7 +90,6 @@ def write_copy(dsr: DSR) -> str | None:
         if previous:
             transaction.on_commit(lambda: remove_copies([previous]))
     dsr.columnar_copy = name
-    logger.debug("DSR %s: columnar copy %s written in %.1f s", dsr.id, name, time.monotonic() - started)
     return name
 
 
@@ -130,28 +127,3 @@ def _unnamed_files() -> list[Path]:
     files += [path for path in (directory() / WRITING).glob("*/*") if path.is_file()]
     old = time.time() - UNNAMED_GRACE_SECONDS
     return [path for path in files if path.stat().st_mtime < old]
-
-
-def _copy_lines_out(dsr: DSR, path: Path) -> None:
-    """The DSR's lines as CSV at `path`. One connection: psycopg hands over COPY output a row at a
-    time, so a second connection in a thread only contends for the GIL (2.5M lines: 2.7 s alone,
-    3.4 s split in two)."""
-    statement = sql.SQL("COPY (SELECT dsp_id, title, artists, isrc, usages, {} FROM {}) TO STDOUT WITH (FORMAT csv)").format(
-        line_units(dsr.eur_rate), sql.Identifier(partition_name(dsr.id))
-    )
-    with own_connection() as connection, open(path, "wb") as out:
-        with connection.cursor().copy(statement) as copy:
-            for data in copy:
-                out.write(data)
-
-
-def _write_parquet(lines: Path, path: Path) -> None:
-    # Bounded memory in the ingesting process (DuckDB spills beyond it); lines need no order.
-    with duckdb.connect(config={"memory_limit": "128MB", "preserve_insertion_order": False}) as duck:
-        # PostgreSQL's CSV writes an empty string as "" and never a NULL (the columns are NOT
-        # NULL): allow_quoted_nulls off keeps "" an empty string.
-        duck.execute(
-            "COPY (SELECT * FROM read_csv($lines, header = false, auto_detect = false, quote = '\"', escape = '\"', "
-            "allow_quoted_nulls = false, columns = $columns)) TO '" + str(path).replace("'", "''") + "' (FORMAT parquet)",
-            {"lines": str(lines), "columns": COLUMNS},
-        )
