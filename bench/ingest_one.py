@@ -2,6 +2,7 @@
 
 import json
 import os
+import resource
 import sys
 from pathlib import Path
 
@@ -20,11 +21,12 @@ copy_seconds = 0.0
 write_copies = columnar.write_copies
 
 
-def timed_write_copies(dsrs) -> None:
-    """The part of the ingestion that writes the columnar copies (after the commit)."""
+def timed_write_copies(dsrs, streamed=None) -> None:
+    """The part of the ingestion that publishes the columnar copies, after the commit: waiting for
+    the copies written while the lines loaded, or reading them back."""
     global copy_seconds
     started = time.perf_counter()
-    write_copies(dsrs)
+    write_copies(dsrs, streamed)
     copy_seconds += time.perf_counter() - started
 
 
@@ -41,6 +43,11 @@ def peak_rss_mb() -> float:
     raise RuntimeError("no VmHWM in /proc/self/status: make bench measures memory on Linux only")
 
 
+def writers_peak_rss_mb() -> float:
+    """The largest peak RSS of the processes that wrote the columnar copies (all waited for)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
 result = ingest_dsr(path=Path(sys.argv[1]))
 print(
     json.dumps(
@@ -52,6 +59,7 @@ print(
             "seconds": result.seconds,
             "copy_seconds": copy_seconds,
             "peak_rss_mb": peak_rss_mb(),
+            "writer_peak_rss_mb": writers_peak_rss_mb(),
         }
     )
 )

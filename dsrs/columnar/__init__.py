@@ -113,17 +113,29 @@ def rebuild(*, every: bool = False) -> Rebuilt:
         if every or not dsr.columnar_copy or not copy_path(dsr.columnar_copy).exists():
             if write_copy(dsr):
                 rebuilt.written.append(dsr.id)
-    for path in _unnamed_files():
+    for path in _unnamed_copies():
         path.unlink(missing_ok=True)
         rebuilt.removed.append(path.name)
+    for folder in _abandoned_scratch_folders():
+        rebuilt.removed += [path.name for path in folder.iterdir()]
+        shutil.rmtree(folder, ignore_errors=True)
     return rebuilt
 
 
-def _unnamed_files() -> list[Path]:
-    """Copies no DSR names, and writes cut short (a crash between the rename and the row's
-    update, or during the write), left alone for UNNAMED_GRACE_SECONDS: one may be being written."""
+def _unnamed_copies() -> list[Path]:
+    """Copies no DSR names (a crash between the rename and the row's update), left alone for
+    UNNAMED_GRACE_SECONDS: one may be being published."""
     named = set(DSR.objects.exclude(columnar_copy="").values_list("columnar_copy", flat=True))
-    files = [path for path in directory().glob(f"*{SUFFIX}") if path.name not in named]
-    files += [path for path in (directory() / WRITING).glob("*/*") if path.is_file()]
     old = time.time() - UNNAMED_GRACE_SECONDS
-    return [path for path in files if path.stat().st_mtime < old]
+    return [path for path in directory().glob(f"*{SUFFIX}") if path.name not in named and path.stat().st_mtime < old]
+
+
+def _abandoned_scratch_folders() -> list[Path]:
+    """Folders of writes cut short (a crash during the write): nothing in them changed for
+    UNNAMED_GRACE_SECONDS, longer than writing the copy of a 100M-line DSR takes."""
+    old = time.time() - UNNAMED_GRACE_SECONDS
+    return [
+        folder
+        for folder in (directory() / WRITING).glob("*")
+        if folder.is_dir() and all(path.stat().st_mtime < old for path in [folder, *folder.iterdir()])
+    ]

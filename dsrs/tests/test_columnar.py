@@ -1,17 +1,20 @@
-"""Columnar copies of the DSRs' usage lines (dsrs.columnar), which DuckDB ranks: written once a DSR
-is committed, exact, removed with their DSR, rebuilt by a command, and never needed for a right
+"""Columnar copies of the DSRs' usage lines (dsrs.columnar), which DuckDB ranks: published once a
+DSR is committed, exact, removed with their DSR, rebuilt by a command, and never needed for a right
 answer. On conftest.small_catalogue: EUR revenue Spotify A 45, YouTube A 20, Spotify B 20,
 Spotify E 10, Spotify D 5, Spotify C 0."""
 
 import os
+import shutil
 import time
 from decimal import Decimal
+from pathlib import Path
 
 import duckdb
 import pytest
 from django.core.management import call_command
 
 from dsrs import columnar, percentile
+from dsrs.columnar.paths import WRITING
 from dsrs.deletion import delete_dsrs
 from dsrs.ingestion import Outcome, ingest_dsr
 from dsrs.models import DSR
@@ -192,3 +195,23 @@ def test_rebuild_columnar_all_writes_every_copy_again(small_catalogue):
     assert sorted(after) == sorted(before)
     assert all(after[id] != before[id] and columnar.copy_path(after[id]).exists() for id in after)
     assert not any(columnar.copy_path(name).exists() for name in before.values())
+
+
+def test_rebuild_columnar_removes_the_folders_of_writes_cut_short_an_hour_ago(small_catalogue, capsys):
+    def folder_of_a_write(name: str, *, age: float) -> Path:
+        folder = columnar.directory() / WRITING / name
+        folder.mkdir(parents=True)
+        (folder / "dsr-999997-0123456789abcdef.parquet").write_bytes(b"cut short")
+        (folder / "errors").write_bytes(b"")
+        for path in [*folder.iterdir(), folder]:
+            os.utime(path, (time.time() - age, time.time() - age))
+        return folder
+
+    cut_short = folder_of_a_write("tmpcutshort", age=columnar.UNNAMED_GRACE_SECONDS + 1)
+    being_written = folder_of_a_write("tmpbeingwritten", age=60)
+
+    call_command("rebuild_columnar")
+
+    assert capsys.readouterr().out == "0 columnar copies written, 2 files no DSR named removed\n"
+    assert (cut_short.exists(), being_written.exists()) == (False, True)
+    shutil.rmtree(being_written)
