@@ -150,7 +150,13 @@ def test_two_workers_ingest_two_files_at_the_same_time(client, uploader, start_w
     start_worker("worker-a"), start_worker("worker-b")
     wait_until(lambda: workers_registered() == 2, what="both workers")
 
-    ids = [upload(client, uploader, name, dsr_bytes(BIG, first=n)).json()["id"] for n, name in enumerate((ES_JANUARY, GB_JANUARY))]
+    with observer() as watching:
+        # Holding the ingestions' turn to commit: neither finishes before both have started, however
+        # fast the first file loads while the second is uploaded.
+        watching.execute("SELECT pg_advisory_lock(hashtextextended('dsrs ingestion commit', 0))")
+        ids = [upload(client, uploader, name, dsr_bytes(BIG, first=n)).json()["id"] for n, name in enumerate((ES_JANUARY, GB_JANUARY))]
+        wait_until(lambda: Import.objects.filter(id__in=ids, status="running").count() == 2, what="both imports running")
+        watching.execute("SELECT pg_advisory_unlock(hashtextextended('dsrs ingestion commit', 0))")
     for import_id in ids:
         wait_until(lambda: finished(import_id), timeout=60, what="the imports finished")
 
