@@ -151,7 +151,7 @@ def _ingest_tsv(*, path, replace, eur_rate, on_progress, in_commit) -> IngestRes
             path,
             gzipped=name.gzipped,
             validate=validated_chunks,
-            store=lambda chunks: usage_storage.load_partition(dsr.id, streamed.feeding(dsr, chunks)),
+            store=lambda chunks: usage_storage.load_partition(dsr.id, streamed.feeding([dsr], chunks)),
             counts=counts,
             on_progress=on_progress,
         ),
@@ -290,13 +290,13 @@ def _ingest_dsrf(*, path, replace, eur_rate, on_progress, in_commit) -> IngestRe
         dsrs,
         counts,
         tallies,
-        # Each sale's COPY text leads with its DSR's id: one COPY routes them to their partitions.
-        # Their copies are read back from PostgreSQL once they are committed.
+        # Each sale's COPY text leads with its DSR's id: one COPY routes them to their partitions,
+        # and one writer writes their columnar copies.
         load=lambda streamed: _load(
             path,
             gzipped=gzipped,
             validate=lambda blocks: dsrf.usage_chunks(blocks, prelude, [dsr.id for dsr in dsrs], tallies),
-            store=lambda chunks: usage_storage.load_partitions([dsr.id for dsr in dsrs], chunks),
+            store=lambda chunks: usage_storage.load_partitions([dsr.id for dsr in dsrs], streamed.feeding(dsrs, chunks, led_by_dsr_id=True)),
             counts=counts,
             on_progress=on_progress,
         ),

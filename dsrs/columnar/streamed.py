@@ -4,7 +4,9 @@ Reading the lines back from PostgreSQL after the commit cost more than the load 
 the server formats them again, psycopg hands them over a row at a time, DuckDB parses them). Here
 each chunk of COPY text goes to PostgreSQL and to a child process (dsrs/columnar/to_parquet.py)
 that writes the copy with DuckDB on the core the ingestion leaves idle: the copy holds the very
-bytes PostgreSQL parsed, and it is published only once they are committed (dsrs.columnar).
+bytes PostgreSQL parsed, and it is published only once they are committed (dsrs.columnar). A
+DSRF file's DSRs, whose lines come interleaved, each led by its DSR's id, share one writer, which
+writes one copy per DSR.
 
 A writer that fails (a line it cannot round exactly, a full disk) costs the ingestion nothing: its
 copy is read back from PostgreSQL after the commit instead. Whatever is not published when the
@@ -52,7 +54,7 @@ class _End:
 class _Writer:
     process: subprocess.Popen
     scratch: Path
-    output: Path
+    outputs: dict[int, Path]  # where the writer writes each DSR's copy
     # Chunks on their way to the writer's pipe, sent by a thread of their own.
     chunks: queue.Queue = field(default_factory=lambda: queue.Queue(maxsize=QUEUED_CHUNKS))
     sender: threading.Thread | None = None
@@ -77,19 +79,21 @@ class StreamedCopies:
     def __init__(self) -> None:
         self._writers: dict[int, _Writer] = {}
 
-    def feeding(self, dsr: DSR, chunks: Iterable[bytes]) -> Iterator[bytes]:
-        """`chunks` (COPY text of `dsr`'s lines), each also sent to the writer of `dsr`'s copy."""
+    def feeding(self, dsrs: list[DSR], chunks: Iterable[bytes], *, led_by_dsr_id: bool = False) -> Iterator[bytes]:
+        """`chunks`, each also sent to the writer of the copies of `dsrs`: COPY text of one DSR's
+        lines, or, `led_by_dsr_id`, of DSRs' lines each led by its DSR's id (a DSRF file's)."""
         if not settings.COLUMNAR_COPIES:
             yield from chunks
             return
-        writer = self._start(dsr)
+        writer = self._start(dsrs, led_by_dsr_id)
         for chunk in chunks:
             writer.chunks.put(chunk)
             yield chunk
         writer.chunks.put(_End)  # and the writer's pipe is closed once the rest is sent
 
     def finished(self, dsr: DSR) -> Path | None:
-        """The copy written for `dsr`, once all its lines were sent; None when there is none."""
+        """The copy written for `dsr`, under its name, once all its lines were sent; None when
+        there is none."""
         writer = self._writers.get(dsr.id)
         if writer is None:
             return None
@@ -99,15 +103,21 @@ class StreamedCopies:
         except subprocess.TimeoutExpired:
             writer.process.kill()
             returncode = writer.process.wait()
-        if returncode != 0 or writer.failure or not writer.output.exists():
+        output = writer.outputs[dsr.id]
+        if returncode != 0 or writer.failure:
             errors = (writer.scratch / "errors").read_text(errors="replace").strip()
             logger.info("DSR %s: copy not written with its lines (%s); read back from PostgreSQL", dsr.id, errors or writer.failure or f"exit status {returncode}")
             return None
-        return writer.output
+        if sorted(output.parent.glob("*")) != [output]:  # none (a DSR without lines), or in parts
+            logger.info("DSR %s: copy not written with its lines as one file; read back from PostgreSQL", dsr.id)
+            return None
+        named = writer.scratch / new_name(dsr.id)
+        output.rename(named)
+        return named
 
     def discard(self) -> None:
         """Stop every writer and remove what is left of its copy (a published copy was moved)."""
-        for writer in self._writers.values():
+        for writer in {id(writer): writer for writer in self._writers.values()}.values():
             if writer.process.poll() is None:
                 writer.process.kill()
             writer.process.wait()
@@ -117,12 +127,20 @@ class StreamedCopies:
             shutil.rmtree(writer.scratch, ignore_errors=True)
         self._writers.clear()
 
-    def _start(self, dsr: DSR) -> _Writer:
+    def _start(self, dsrs: list[DSR], led_by_dsr_id: bool) -> _Writer:
         scratch = scratch_folder()
-        output = scratch / new_name(dsr.id)
+        if led_by_dsr_id:
+            # DuckDB writes each DSR's lines under a folder of its own.
+            outputs = {dsr.id: scratch / "copies" / f"dsr_id={dsr.id}" / "data_0.parquet" for dsr in dsrs}
+            arguments = ["lines-by-dsr", str(scratch / "copies"), WRITER_MEMORY_LIMIT, *(f"{dsr.id}={dsr.eur_rate}" for dsr in dsrs)]
+        else:
+            (dsr,) = dsrs
+            (scratch / "copy").mkdir()
+            outputs = {dsr.id: scratch / "copy" / "lines.parquet"}
+            arguments = ["lines", str(outputs[dsr.id]), WRITER_MEMORY_LIMIT, str(dsr.eur_rate)]
         with open(scratch / "errors", "wb") as errors:
             process = subprocess.Popen(
-                [sys.executable, str(WRITER), str(output), str(dsr.eur_rate), WRITER_MEMORY_LIMIT],
+                [sys.executable, str(WRITER), *arguments],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=errors,
@@ -134,9 +152,11 @@ class StreamedCopies:
             fcntl.fcntl(process.stdin.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         except OSError:
             pass  # a smaller pipe only makes the two take turns more often
-        writer = self._writers[dsr.id] = _Writer(process, scratch, output)
+        writer = _Writer(process, scratch, outputs)
         writer.sender = threading.Thread(target=writer.send_chunks, name="dsr-columnar-copy", daemon=True)
         writer.sender.start()
+        for dsr in dsrs:
+            self._writers[dsr.id] = writer
         return writer
 
 

@@ -1,5 +1,5 @@
 """A DSR's usage lines, as the PostgreSQL COPY text its ingestion loads, read on stdin and written
-as its columnar copy: `python to_parquet.py OUTPUT EUR_RATE MEMORY_LIMIT`.
+as its columnar copy (or the lines of a DSRF file's DSRs, as one copy each; see main()).
 
 Run as a process of its own, beside the ingestion that feeds it the very bytes its COPY sends
 (dsrs.columnar.streamed): DuckDB parses and writes on the core that the ingestion leaves idle
@@ -36,14 +36,14 @@ COLUMNS = {"dsp_id": "VARCHAR", "title": "VARCHAR", "artists": "VARCHAR", "isrc"
 
 
 def unescaped(column: str) -> str:
-    """COPY text of a text column as its value: dsrs.lines escapes only a backslash (as \\\\) and a
-    carriage return (as \\r). NUL, which no stored line holds, stands for an escaped backslash
-    while the carriage returns are unescaped. DuckDB reads an empty field as NULL."""
-    return (
-        f"CASE WHEN contains({column}, '\\') "
-        f"THEN replace(replace(replace({column}, '\\\\', chr(0)), '\\r', chr(13)), chr(0), '\\') "
-        f"ELSE coalesce({column}, '') END"
-    )
+    """COPY text of a text column as its value: dsrs.lines escapes a backslash (as \\\\) and a
+    carriage return (as \\r), the DSRF reader a tab and a line feed too (\\t, \\n). NUL, which no
+    stored line holds, stands for an escaped backslash while the others are unescaped. DuckDB
+    reads an empty field as NULL."""
+    escaped = f"replace({column}, '\\\\', chr(0))"
+    for escape, character in (("r", 13), ("t", 9), ("n", 10)):
+        escaped = f"replace({escaped}, '\\{escape}', chr({character}))"
+    return f"CASE WHEN contains({column}, '\\') THEN replace({escaped}, chr(0), '\\') ELSE coalesce({column}, '') END"
 
 
 def decimal_places(revenue: str) -> str:
@@ -75,25 +75,50 @@ def units(eur_rate: Decimal) -> str:
     )
 
 
-def copy_statement(source: str, output: str, eur_rate: Decimal) -> str:
-    def quoted(text: str) -> str:
-        return "'" + text.replace("'", "''") + "'"
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
-    lines = (
-        f"read_csv({quoted(source)}, header = false, auto_detect = false, delim = '\t', quote = '', escape = '', "
+
+def _lines(source: str, columns: dict[str, str]) -> str:
+    return (
+        f"read_csv({_quoted(source)}, header = false, auto_detect = false, delim = '\t', quote = '', escape = '', "
         f"max_line_size = {MAX_LINE_BYTES}, buffer_size = {2 * MAX_LINE_BYTES}, "
-        f"columns = {{{', '.join(f'{quoted(name)}: {quoted(kind)}' for name, kind in COLUMNS.items())}}})"
+        f"columns = {{{', '.join(f'{_quoted(name)}: {_quoted(kind)}' for name, kind in columns.items())}}})"
     )
-    text = ", ".join(f"{unescaped(name)} AS {name}" for name in ("dsp_id", "title", "artists", "isrc"))
-    return f"COPY (SELECT {text}, usages, {units(eur_rate)} AS units FROM {lines}) TO {quoted(output)} (FORMAT parquet)"
+
+
+TEXT = ", ".join(f"{unescaped(name)} AS {name}" for name in ("dsp_id", "title", "artists", "isrc"))
+
+
+def copy_statement(source: str, output: str, eur_rate: Decimal) -> str:
+    """The lines of one DSR (a TSV file's) into the file `output`."""
+    return f"COPY (SELECT {TEXT}, usages, {units(eur_rate)} AS units FROM {_lines(source, COLUMNS)}) TO {_quoted(output)} (FORMAT parquet)"
+
+
+def copy_by_dsr_statement(source: str, folder: str, eur_rates: dict[int, Decimal]) -> str:
+    """The lines of several DSRs (a DSRF file's), each led by its DSR's id, into one file per DSR:
+    `folder`/dsr_id=ID/data_0.parquet."""
+    units_by_dsr = " ".join(f"WHEN {int(dsr_id)} THEN {units(rate)}" for dsr_id, rate in eur_rates.items())
+    lines = _lines(source, {"dsr_id": "BIGINT", **COLUMNS})
+    return (
+        f"COPY (SELECT dsr_id, {TEXT}, usages, CASE dsr_id {units_by_dsr} END AS units FROM {lines}) "
+        f"TO {_quoted(folder)} (FORMAT parquet, PARTITION_BY (dsr_id))"
+    )
 
 
 def main() -> None:
-    output, eur_rate, memory_limit = sys.argv[1], Decimal(sys.argv[2]), sys.argv[3]
+    """to_parquet.py lines OUTPUT MEMORY_LIMIT EUR_RATE, or
+    to_parquet.py lines-by-dsr FOLDER MEMORY_LIMIT DSR_ID=EUR_RATE..."""
+    kind, output, memory_limit, *rates = sys.argv[1:]
+    if kind == "lines":
+        statement = copy_statement("/dev/stdin", output, Decimal(*rates))
+    else:
+        eur_rates = {int(dsr_id): Decimal(rate) for dsr_id, rate in (pair.split("=") for pair in rates)}
+        statement = copy_by_dsr_statement("/dev/stdin", output, eur_rates)
     # One thread: the ingestion that feeds this keeps the other core busy. Lines need no order.
     config = {"memory_limit": memory_limit, "threads": 1, "preserve_insertion_order": False}
     with duckdb.connect(config=config) as duck:
-        duck.execute(copy_statement("/dev/stdin", output, eur_rate))
+        duck.execute(statement)
 
 
 if __name__ == "__main__":
