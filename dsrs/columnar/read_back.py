@@ -1,6 +1,6 @@
 """A copy written from the lines PostgreSQL committed, read back by COPY: for a DSR whose copy was
-not written while its lines were loaded (a line the streamed writer cannot round exactly, a
-writer that failed, `rebuild_columnar`). Each line's units come from the SQL of the PostgreSQL ranking
+not written while its lines were loaded (the DSRs of a DSRF file of several reports, a line the
+streamed writer cannot round exactly, a writer that failed, `rebuild_columnar`). Each line's units come from the SQL of the PostgreSQL ranking
 (dsrs.percentile.ranking.line_units), exact for any line."""
 
 from pathlib import Path

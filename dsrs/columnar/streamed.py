@@ -4,9 +4,7 @@ Reading the lines back from PostgreSQL after the commit cost more than the load 
 the server formats them again, psycopg hands them over a row at a time, DuckDB parses them). Here
 each chunk of COPY text goes to PostgreSQL and to a child process (dsrs/columnar/to_parquet.py)
 that writes the copy with DuckDB on the core the ingestion leaves idle: the copy holds the very
-bytes PostgreSQL parsed, and it is published only once they are committed (dsrs.columnar). A
-DSRF file's DSRs, whose lines come interleaved, each led by its DSR's id, share one writer, which
-writes one copy per DSR.
+bytes PostgreSQL parsed, and it is published only once they are committed (dsrs.columnar).
 
 A writer that fails (a line it cannot round exactly, a full disk) costs the ingestion nothing: its
 copy is read back from PostgreSQL after the commit instead. Whatever is not published when the
@@ -54,7 +52,7 @@ class _End:
 class _Writer:
     process: subprocess.Popen
     scratch: Path
-    outputs: dict[int, Path]  # where the writer writes each DSR's copy
+    output: Path
     # Chunks on their way to the writer's pipe, sent by a thread of their own.
     chunks: queue.Queue = field(default_factory=lambda: queue.Queue(maxsize=QUEUED_CHUNKS))
     sender: threading.Thread | None = None
@@ -80,12 +78,14 @@ class StreamedCopies:
         self._writers: dict[int, _Writer] = {}
 
     def feeding(self, dsrs: list[DSR], chunks: Iterable[bytes], *, led_by_dsr_id: bool = False) -> Iterator[bytes]:
-        """`chunks`, each also sent to the writer of the copies of `dsrs`: COPY text of one DSR's
-        lines, or, `led_by_dsr_id`, of DSRs' lines each led by its DSR's id (a DSRF file's)."""
-        if not settings.COLUMNAR_COPIES:
+        """`chunks`, each also sent to the writer of the copy of `dsrs`' lines: COPY text of one
+        DSR's lines, or, `led_by_dsr_id`, of DSRs' lines each led by its DSR's id (a DSRF file's).
+        Several DSRs' copies are read back instead: DuckDB's write of one file per DSR
+        (PARTITION_BY) needed 600 MB for two DSRs of 1.25M lines, and failed within 256 MB."""
+        if not settings.COLUMNAR_COPIES or len(dsrs) > 1:
             yield from chunks
             return
-        writer = self._start(dsrs, led_by_dsr_id)
+        writer = self._start(dsrs[0], led_by_dsr_id)
         for chunk in chunks:
             writer.chunks.put(chunk)
             yield chunk
@@ -103,21 +103,17 @@ class StreamedCopies:
         except subprocess.TimeoutExpired:
             writer.process.kill()
             returncode = writer.process.wait()
-        output = writer.outputs[dsr.id]
-        if returncode != 0 or writer.failure:
+        if returncode != 0 or writer.failure or not writer.output.exists():
             errors = (writer.scratch / "errors").read_text(errors="replace").strip()
             logger.info("DSR %s: copy not written with its lines (%s); read back from PostgreSQL", dsr.id, errors or writer.failure or f"exit status {returncode}")
             return None
-        if sorted(output.parent.glob("*")) != [output]:  # none (a DSR without lines), or in parts
-            logger.info("DSR %s: copy not written with its lines as one file; read back from PostgreSQL", dsr.id)
-            return None
         named = writer.scratch / new_name(dsr.id)
-        output.rename(named)
+        writer.output.rename(named)
         return named
 
     def discard(self) -> None:
         """Stop every writer and remove what is left of its copy (a published copy was moved)."""
-        for writer in {id(writer): writer for writer in self._writers.values()}.values():
+        for writer in self._writers.values():
             if writer.process.poll() is None:
                 writer.process.kill()
             writer.process.wait()
@@ -127,17 +123,10 @@ class StreamedCopies:
             shutil.rmtree(writer.scratch, ignore_errors=True)
         self._writers.clear()
 
-    def _start(self, dsrs: list[DSR], led_by_dsr_id: bool) -> _Writer:
+    def _start(self, dsr: DSR, led_by_dsr_id: bool) -> _Writer:
         scratch = scratch_folder()
-        if led_by_dsr_id:
-            # DuckDB writes each DSR's lines under a folder of its own.
-            outputs = {dsr.id: scratch / "copies" / f"dsr_id={dsr.id}" / "data_0.parquet" for dsr in dsrs}
-            arguments = ["lines-by-dsr", str(scratch / "copies"), WRITER_MEMORY_LIMIT, *(f"{dsr.id}={dsr.eur_rate}" for dsr in dsrs)]
-        else:
-            (dsr,) = dsrs
-            (scratch / "copy").mkdir()
-            outputs = {dsr.id: scratch / "copy" / "lines.parquet"}
-            arguments = ["lines", str(outputs[dsr.id]), WRITER_MEMORY_LIMIT, str(dsr.eur_rate)]
+        output = scratch / "lines.parquet"
+        arguments = [str(output), WRITER_MEMORY_LIMIT, str(dsr.eur_rate)] + (["--led-by-dsr-id"] if led_by_dsr_id else [])
         with open(scratch / "errors", "wb") as errors:
             process = subprocess.Popen(
                 [sys.executable, str(WRITER), *arguments],
@@ -152,11 +141,9 @@ class StreamedCopies:
             fcntl.fcntl(process.stdin.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         except OSError:
             pass  # a smaller pipe only makes the two take turns more often
-        writer = _Writer(process, scratch, outputs)
+        writer = self._writers[dsr.id] = _Writer(process, scratch, output)
         writer.sender = threading.Thread(target=writer.send_chunks, name="dsr-columnar-copy", daemon=True)
         writer.sender.start()
-        for dsr in dsrs:
-            self._writers[dsr.id] = writer
         return writer
 
 

@@ -1,5 +1,5 @@
 """A DSR's usage lines, as the PostgreSQL COPY text its ingestion loads, read on stdin and written
-as its columnar copy (or the lines of a DSRF file's DSRs, as one copy each; see main()).
+as its columnar copy: `python to_parquet.py OUTPUT MEMORY_LIMIT EUR_RATE [--led-by-dsr-id]`.
 
 Run as a process of its own, beside the ingestion that feeds it the very bytes its COPY sends
 (dsrs.columnar.streamed): DuckDB parses and writes on the core that the ingestion leaves idle
@@ -90,31 +90,17 @@ def _lines(source: str, columns: dict[str, str]) -> str:
 TEXT = ", ".join(f"{unescaped(name)} AS {name}" for name in ("dsp_id", "title", "artists", "isrc"))
 
 
-def copy_statement(source: str, output: str, eur_rate: Decimal) -> str:
-    """The lines of one DSR (a TSV file's) into the file `output`."""
-    return f"COPY (SELECT {TEXT}, usages, {units(eur_rate)} AS units FROM {_lines(source, COLUMNS)}) TO {_quoted(output)} (FORMAT parquet)"
-
-
-def copy_by_dsr_statement(source: str, folder: str, eur_rates: dict[int, Decimal]) -> str:
-    """The lines of several DSRs (a DSRF file's), each led by its DSR's id, into one file per DSR:
-    `folder`/dsr_id=ID/data_0.parquet."""
-    units_by_dsr = " ".join(f"WHEN {int(dsr_id)} THEN {units(rate)}" for dsr_id, rate in eur_rates.items())
-    lines = _lines(source, {"dsr_id": "BIGINT", **COLUMNS})
-    return (
-        f"COPY (SELECT dsr_id, {TEXT}, usages, CASE dsr_id {units_by_dsr} END AS units FROM {lines}) "
-        f"TO {_quoted(folder)} (FORMAT parquet, PARTITION_BY (dsr_id))"
-    )
+def copy_statement(source: str, output: str, eur_rate: Decimal, *, led_by_dsr_id: bool) -> str:
+    """The lines of one DSR into the file `output`; `led_by_dsr_id`: each led by the DSR's id, as a
+    DSRF file's lines are."""
+    columns = {"dsr_id": "BIGINT", **COLUMNS} if led_by_dsr_id else COLUMNS
+    return f"COPY (SELECT {TEXT}, usages, {units(eur_rate)} AS units FROM {_lines(source, columns)}) TO {_quoted(output)} (FORMAT parquet)"
 
 
 def main() -> None:
-    """to_parquet.py lines OUTPUT MEMORY_LIMIT EUR_RATE, or
-    to_parquet.py lines-by-dsr FOLDER MEMORY_LIMIT DSR_ID=EUR_RATE..."""
-    kind, output, memory_limit, *rates = sys.argv[1:]
-    if kind == "lines":
-        statement = copy_statement("/dev/stdin", output, Decimal(*rates))
-    else:
-        eur_rates = {int(dsr_id): Decimal(rate) for dsr_id, rate in (pair.split("=") for pair in rates)}
-        statement = copy_by_dsr_statement("/dev/stdin", output, eur_rates)
+    """to_parquet.py OUTPUT MEMORY_LIMIT EUR_RATE [--led-by-dsr-id]"""
+    output, memory_limit, eur_rate, *options = sys.argv[1:]
+    statement = copy_statement("/dev/stdin", output, Decimal(eur_rate), led_by_dsr_id=options == ["--led-by-dsr-id"])
     # One thread: the ingestion that feeds this keeps the other core busy. Lines need no order.
     config = {"memory_limit": memory_limit, "threads": 1, "preserve_insertion_order": False}
     with duckdb.connect(config=config) as duck:

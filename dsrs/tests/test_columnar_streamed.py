@@ -171,23 +171,36 @@ def test_an_ingestion_leaves_no_folder_behind(write_dsr):
     assert writing_folders() == before
 
 
-def test_a_dsrf_files_dsrs_each_get_the_copy_of_their_own_lines_as_they_are_loaded(tmp_path, read_back):
+def test_a_dsrf_file_of_one_report_gets_its_copy_as_its_lines_are_loaded(tmp_path, read_back):
+    records = [
+        summary("S1", "GB", "GBP", 4, "8"),
+        release("B1"),
+        resource("B1", "RS1", "id1", "ISRC1", "Tab\\\there", "New\\\nline|B\\\\slash"),
+        sale("B1", "S1", "RS1", 4),
+        release("B2"),
+        resource("B2", "X", "id2", "ISRC2", "British Song", "Ben"),
+        sale("B2", "S1", "X", 0),
+    ]
+    dsr = ingest_dsr(path=write_dsrf(tmp_path, records, name=DSRF_NAME.replace("_ES_", "_GB_"))).dsr
+
+    units = postgresql_units(dsr)["id1"]
+    assert copy_rows(dsr) == [("id1", "Tab\there", "New\nline|B\\slash", "ISRC1", 4, units), ("id2", "British Song", "Ben", "ISRC2", 0, 0)]
+    assert copy_rows(dsr) == read_back_rows(dsr)
+    assert read_back == []
+
+
+def test_the_dsrs_of_a_dsrf_file_of_several_reports_have_their_copies_read_back(tmp_path, read_back):
     records = [
         summary("S1", "ES", "EUR", 3, "30"),
         summary("S2", "GB", "GBP", 4, "8"),
         release("B1"),
-        resource("B1", "RS1", "id1", "ISRC1", "Tab\\\there", "New\\\nline|B\\\\slash"),
+        resource("B1", "RS1", "id1", "ISRC1", "Song", "Ana"),
         sale("B1", "S1", "RS1", 3),
         sale("B1", "S2", "RS1", 4),
-        release("B2"),
-        resource("B2", "X", "id2", "ISRC2", "British Song", "Ben"),
-        sale("B2", "S2", "X", 0),
     ]
-    path = write_dsrf(tmp_path, records, name=DSRF_NAME.replace("_ES_", "__"))
 
-    spain, britain = ingest_dsr(path=path).dsrs
+    spain, britain = ingest_dsr(path=write_dsrf(tmp_path, records, name=DSRF_NAME.replace("_ES_", "__"))).dsrs
 
-    assert copy_rows(spain) == [("id1", "Tab\there", "New\nline|B\\slash", "ISRC1", 3, 30 * 10**8)]
-    assert copy_rows(britain) == [("id1", "Tab\there", "New\nline|B\\slash", "ISRC1", 4, postgresql_units(britain)["id1"]), ("id2", "British Song", "Ben", "ISRC2", 0, 0)]
-    assert (copy_rows(spain), copy_rows(britain)) == (read_back_rows(spain), read_back_rows(britain))
-    assert read_back == []
+    assert copy_rows(spain) == [("id1", "Song", "Ana", "ISRC1", 3, 30 * 10**8)]
+    assert copy_rows(britain) == [("id1", "Song", "Ana", "ISRC1", 4, postgresql_units(britain)["id1"])]
+    assert read_back == [spain.id, britain.id]
