@@ -94,3 +94,4 @@ def run_large(report: Report, path: Path) -> None:
         f"ingest peak RSS, {outcome['lines']:,} lines (target <= 200 MB)",
         f"{outcome['peak_rss_mb']:.0f} MB ({outcome['seconds']:.1f} s, {outcome['lines'] / outcome['seconds']:,.0f} lines/s)",
     )
+    report.add(f"columnar copy writer process peak RSS, {outcome['lines']:,} lines", f"{outcome['writer_peak_rss_mb']:.0f} MB")
