@@ -2,7 +2,7 @@
 columnar copies (dsrs.columnar): the same answer as dsrs.percentile.ranking, at the same exact
 arithmetic, for selections whose every DSR has a copy.
 
-Each copy holds a line's exact EUR units (DECIMAL(38,0), computed by PostgreSQL), so sums are
+Each copy holds a line's exact EUR units (DECIMAL(38,0), those of PostgreSQL's ranking), so sums are
 exact (in int128; a sum beyond 38 digits raises, and PostgreSQL's numeric ranks instead) and the
 ranking and the cut compare integers, as in PostgreSQL:
 1. resources are summed from two narrow columns (dsp_id, units) into a temporary table, and
