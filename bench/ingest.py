@@ -65,7 +65,6 @@ def run(report: Report, path: Path, distribution: str) -> dict:
     report.add(f"throughput ratio ingest / psql \\copy, {distribution}, columnar copy included (target >= 0.5)", f"{ingest_rate / copy_rate:.2f}")
     report.add(f"throughput ratio ingest / psql \\copy, {distribution}, until the DSR is committed", f"{committed_rate / copy_rate:.2f}")
     report.add(f"ingest peak RSS, {label} (target <= 200 MB)", f"{outcome['peak_rss_mb']:.0f} MB")
-    report.add(f"columnar copy writer process peak RSS, {label}", f"{outcome['writer_peak_rss_mb']:.0f} MB")
     return outcome
 
 
@@ -94,4 +93,3 @@ def run_large(report: Report, path: Path) -> None:
         f"ingest peak RSS, {outcome['lines']:,} lines (target <= 200 MB)",
         f"{outcome['peak_rss_mb']:.0f} MB ({outcome['seconds']:.1f} s, {outcome['lines'] / outcome['seconds']:,.0f} lines/s)",
     )
-    report.add(f"columnar copy writer process peak RSS, {outcome['lines']:,} lines", f"{outcome['writer_peak_rss_mb']:.0f} MB")

@@ -2,7 +2,6 @@
 
 import json
 import os
-import resource
 import sys
 from pathlib import Path
 
@@ -43,11 +42,6 @@ def peak_rss_mb() -> float:
     raise RuntimeError("no VmHWM in /proc/self/status: make bench measures memory on Linux only")
 
 
-def writers_peak_rss_mb() -> float:
-    """The largest peak RSS of the processes that wrote the columnar copies (all waited for)."""
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-
-
 result = ingest_dsr(path=Path(sys.argv[1]))
 print(
     json.dumps(
@@ -59,7 +53,6 @@ print(
             "seconds": result.seconds,
             "copy_seconds": copy_seconds,
             "peak_rss_mb": peak_rss_mb(),
-            "writer_peak_rss_mb": writers_peak_rss_mb(),
         }
     )
 )

@@ -281,11 +281,15 @@ PERCENTILE_WORKERS = env_int("PERCENTILE_WORKERS", 2)
 # 200 bytes each); larger ones are streamed every time. The newest PERCENTILE_CACHE_ANSWERS stay.
 PERCENTILE_CACHE_RESOURCES = env_int("PERCENTILE_CACHE_RESOURCES", 200_000)
 PERCENTILE_CACHE_ANSWERS = env_int("PERCENTILE_CACHE_ANSWERS", 200)
-# Each ingested DSR gets a Parquet copy of its usage lines in this folder, which the percentile
+# Each ingested DSR gets a copy of its usage lines in this folder, which the percentile
 # query reads with DuckDB (dsrs.columnar). Every API process and worker must see the same folder:
 # on several machines, a shared volume. COLUMNAR_COPIES=0 writes none and queries PostgreSQL.
 COLUMNAR_COPIES = env_bool("COLUMNAR_COPIES", True)
 COLUMNAR_DIR = env_text("COLUMNAR_DIR") or str(BASE_DIR / "columnar")
+# text: the COPY text the load sends, written as it goes (ingestion at full speed; DuckDB parses it
+# at each cold query, about 1.4x slower than Parquet). parquet: encoded beside the load by a DuckDB
+# process (cold queries about 2x faster; ingestion about 0.7x as fast). README, Performance.
+COLUMNAR_FORMAT = env_choice("COLUMNAR_FORMAT", "text", ("text", "parquet"))
 # DuckDB's memory for one query, in the API process, beyond which it spills to COLUMNAR_DIR. A cold
 # N=10 over 100M Zipf lines needs 2 GB (with 512 MB, DuckDB ran out and PostgreSQL answered).
 COLUMNAR_MEMORY_LIMIT = env_text("COLUMNAR_MEMORY_LIMIT") or "2GB"

@@ -1,13 +1,13 @@
-"""Where each DSR's columnar copy of its usage lines is written, published and removed.
+"""Where each DSR's copy of its usage lines, which DuckDB ranks, is written, published and removed.
 
 The top-percentile query is a scan of every selected line and a hash aggregation by resource:
-over Parquet files, DuckDB does it several times faster than PostgreSQL over its heap rows, and
-the gap grows with the lines (README, "Hundreds of millions of usages"). The copy is derived
-data; PostgreSQL stays the system of record:
-- written from what PostgreSQL committed: from the COPY text its load sends, while the lines are
-  loaded (dsrs.columnar.streamed), or else read back from the committed partition
-  (dsrs.columnar.read_back); each line with the exact EUR units of the PostgreSQL ranking, so both
-  engines give the same answer;
+over files, DuckDB does it several times faster than PostgreSQL over its heap rows, and the gap
+grows with the lines (README, "Hundreds of millions of usages"). The copy is derived data;
+PostgreSQL stays the system of record:
+- written from what PostgreSQL committed: the COPY text its load sends, written as the lines load
+  (dsrs.columnar.streamed), or else Parquet read back from the committed partition
+  (dsrs.columnar.read_back); DuckDB reads each line with the exact EUR units of the PostgreSQL
+  ranking (dsrs.columnar.copy_text), so both engines give the same answer;
 - atomically: the file is written under a scratch folder, renamed, and only once the DSR is
   committed named in its row (`columnar_copy`); queries read only copies that committed rows name;
 - removed with its DSR, once the deletion commits; `rebuild_columnar` writes missing copies again
@@ -27,7 +27,7 @@ import psycopg
 from django.conf import settings
 from django.db import transaction
 
-from dsrs.columnar.paths import SUFFIX, WRITING, copy_path, directory, new_name, scratch_folder
+from dsrs.columnar.paths import PARQUET, WRITING, copy_path, directory, new_name, scratch_folder
 from dsrs.columnar.read_back import write_from_database
 from dsrs.columnar.streamed import StreamedCopies, streamed_copies
 from dsrs.models import DSR
@@ -64,7 +64,7 @@ def write_copy(dsr: DSR) -> str | None:
     scratch = scratch_folder()
     try:
         try:
-            written = write_from_database(dsr, scratch, new_name(dsr.id))
+            written = write_from_database(dsr, scratch, new_name(dsr.id, PARQUET))
         except psycopg.errors.UndefinedTable:
             return None  # deleted, or replaced, meanwhile
         name = _publish(dsr, written)
@@ -127,7 +127,7 @@ def _unnamed_copies() -> list[Path]:
     UNNAMED_GRACE_SECONDS: one may be being published."""
     named = set(DSR.objects.exclude(columnar_copy="").values_list("columnar_copy", flat=True))
     old = time.time() - UNNAMED_GRACE_SECONDS
-    return [path for path in directory().glob(f"*{SUFFIX}") if path.name not in named and path.stat().st_mtime < old]
+    return [path for path in directory().glob("dsr-*") if path.name not in named and path.stat().st_mtime < old]
 
 
 def _abandoned_scratch_folders() -> list[Path]:

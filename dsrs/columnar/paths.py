@@ -1,5 +1,5 @@
-"""Where the columnar copies live: COLUMNAR_DIR, each copy named after its DSR, and the scratch
-folders copies are written in before they are renamed into place."""
+"""Where the copies of the DSRs' lines live: COLUMNAR_DIR, each copy named after its DSR and by
+its kind, and the scratch folders copies are written in before they are renamed into place."""
 
 import secrets
 import tempfile
@@ -9,7 +9,11 @@ from django.conf import settings
 
 # Under COLUMNAR_DIR: copies being written, on the same file system so that renaming is atomic.
 WRITING = ".writing"
-SUFFIX = ".parquet"
+# The kinds of copies (dsrs.columnar.copy_text reads each): COPY text of a TSV file's lines, of a
+# DSRF file's lines (led by their DSR's id), and Parquet.
+TEXT = ".tsv"
+DSRF_TEXT = ".dsrf.tsv"
+PARQUET = ".parquet"
 
 
 def directory() -> Path:
@@ -20,8 +24,8 @@ def copy_path(name: str) -> Path:
     return directory() / name
 
 
-def new_name(dsr_id: int) -> str:
-    return f"dsr-{int(dsr_id)}-{secrets.token_hex(8)}{SUFFIX}"
+def new_name(dsr_id: int, kind: str) -> str:
+    return f"dsr-{int(dsr_id)}-{secrets.token_hex(8)}{kind}"
 
 
 def scratch_folder() -> Path:

@@ -1,110 +1,27 @@
 """A DSR's usage lines, as the PostgreSQL COPY text its ingestion loads, read on stdin and written
-as its columnar copy: `python to_parquet.py OUTPUT MEMORY_LIMIT EUR_RATE [--led-by-dsr-id]`.
+as its Parquet copy: `python to_parquet.py OUTPUT MEMORY_LIMIT EUR_RATE [--led-by-dsr-id]`.
 
-Run as a process of its own, beside the ingestion that feeds it the very bytes its COPY sends
-(dsrs.columnar.streamed): DuckDB parses and writes on the core that the ingestion leaves idle
-while PostgreSQL parses the same lines, and its memory stays out of the ingesting process. A
-plain script, without Django, so that it starts in a fraction of a second.
-
-Each line's units of 1e-8 EUR are those of the PostgreSQL ranking (dsrs.percentile.ranking.
-line_units), exactly: round half up of revenue * 10^8 / eur_rate. Revenue up to 18 decimal places
-(any line of the DSR files seen so far) is held exactly as DECIMAL(33,18) = X / 10^18, and with
-eur_rate = R / 10^10 (its 10 decimal places), units = floor((2X + R) / 2R) in 128-bit integers.
-That division costs about 0.6 us a line; a product of doubles gives the same integer for almost
-every line at a fraction of the cost, and is taken wherever its error (below 5e-5 under 10^11
-units: three roundings of 2^-53 and the half) cannot change it: more than 0.001 away from the
-next integer, whatever the revenue's decimal places. A line that needs the exact division and has
-more than 18 decimal places stops the writing with an error: the copy is then read back from
-PostgreSQL after the commit, exact for any line.
+For COLUMNAR_FORMAT=parquet (dsrs.columnar.streamed). Run as a process of its own, beside the
+ingestion that feeds it the very bytes its COPY sends: DuckDB parses and writes on the core the
+ingestion leaves idle, its memory stays out of the ingesting process, and a crash of it out of
+the ingestion. A plain script, without Django, so that it starts in a fraction of a second; the
+lines and their exact units are those of a text copy (copy_text, beside it).
 """
 
 import sys
 from decimal import Decimal
 
 import duckdb
-
-UNITS_PER_EUR = 10**8  # dsrs.percentile.ranking.UNITS_PER_EUR
-RATE_SCALE = 10**10  # DSR.eur_rate has 10 decimal places
-REVENUE_PLACES = 18
-# Below this many units, the product of doubles is within 5e-5 of the exact quotient.
-DOUBLE_EXACT_BELOW = 1e11
-DOUBLE_MARGIN = 0.001
-# A line is at most 1 MiB as read (dsrs.ingest.reader.MAX_LINE_BYTES); COPY text escapes a
-# backslash as two.
-MAX_LINE_BYTES = 4 << 20
-COLUMNS = {"dsp_id": "VARCHAR", "title": "VARCHAR", "artists": "VARCHAR", "isrc": "VARCHAR", "usages": "BIGINT", "revenue": "VARCHAR"}
-
-
-def unescaped(column: str) -> str:
-    """COPY text of a text column as its value: dsrs.lines escapes a backslash (as \\\\) and a
-    carriage return (as \\r), the DSRF reader a tab and a line feed too (\\t, \\n). NUL, which no
-    stored line holds, stands for an escaped backslash while the others are unescaped. DuckDB
-    reads an empty field as NULL."""
-    escaped = f"replace({column}, '\\\\', chr(0))"
-    for escape, character in (("r", 13), ("t", 9), ("n", 10)):
-        escaped = f"replace({escaped}, '\\{escape}', chr({character}))"
-    return f"CASE WHEN contains({column}, '\\') THEN replace({escaped}, chr(0), '\\') ELSE coalesce({column}, '') END"
-
-
-def decimal_places(revenue: str) -> str:
-    """An upper bound of the decimal places of a validated revenue (dsrs.lines.REVENUE): the digits
-    after the point, plus the negative exponent's, if any."""
-    mantissa_places = "CASE WHEN strpos({m}, '.') = 0 THEN 0 ELSE length({m}) - strpos({m}, '.') END"
-    plain = mantissa_places.format(m=revenue)
-    mantissa, exponent = f"split_part(lower({revenue}), 'e', 1)", f"split_part(lower({revenue}), 'e', 2)"
-    scientific = f"{mantissa_places.format(m=mantissa)} - CAST({exponent} AS INTEGER)"
-    return f"CASE WHEN contains(lower({revenue}), 'e') THEN {scientific} ELSE {plain} END"
-
-
-def units(eur_rate: Decimal) -> str:
-    scaled_rate = int(eur_rate * RATE_SCALE)
-    if scaled_rate != eur_rate * RATE_SCALE or scaled_rate <= 0:
-        raise ValueError(f"EUR rate {eur_rate} is not a positive number of 10 decimal places")
-    revenue = f"CAST(revenue AS DECIMAL(33,{REVENUE_PLACES}))"
-    whole = f"CAST(floor({revenue}) AS HUGEINT) * {10**REVENUE_PLACES}"
-    fraction = f"CAST(({revenue} - floor({revenue})) * {10**REVENUE_PLACES} AS HUGEINT)"
-    exact = f"(({whole} + {fraction}) * 2 + {scaled_rate}) // {2 * scaled_rate}"
-    units_per_revenue = repr(float(UNITS_PER_EUR / eur_rate))
-    approximate = f"(CAST(revenue AS DOUBLE) * CAST('{units_per_revenue}' AS DOUBLE) + 0.5)"
-    return (
-        f"CASE WHEN {approximate} < {DOUBLE_EXACT_BELOW} AND {approximate} - floor({approximate}) BETWEEN {DOUBLE_MARGIN} AND {1 - DOUBLE_MARGIN} "
-        f"THEN CAST(floor({approximate}) AS DECIMAL(38,0)) "
-        f"WHEN {decimal_places('revenue')} > {REVENUE_PLACES} "
-        f"THEN error('revenue ' || revenue || ' has more than {REVENUE_PLACES} decimal places') "
-        f"ELSE CAST({exact} AS DECIMAL(38,0)) END"
-    )
-
-
-def _quoted(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _lines(source: str, columns: dict[str, str]) -> str:
-    return (
-        f"read_csv({_quoted(source)}, header = false, auto_detect = false, delim = '\t', quote = '', escape = '', "
-        f"max_line_size = {MAX_LINE_BYTES}, buffer_size = {2 * MAX_LINE_BYTES}, "
-        f"columns = {{{', '.join(f'{_quoted(name)}: {_quoted(kind)}' for name, kind in columns.items())}}})"
-    )
-
-
-TEXT = ", ".join(f"{unescaped(name)} AS {name}" for name in ("dsp_id", "title", "artists", "isrc"))
-
-
-def copy_statement(source: str, output: str, eur_rate: Decimal, *, led_by_dsr_id: bool) -> str:
-    """The lines of one DSR into the file `output`; `led_by_dsr_id`: each led by the DSR's id, as a
-    DSRF file's lines are."""
-    columns = {"dsr_id": "BIGINT", **COLUMNS} if led_by_dsr_id else COLUMNS
-    return f"COPY (SELECT {TEXT}, usages, {units(eur_rate)} AS units FROM {_lines(source, columns)}) TO {_quoted(output)} (FORMAT parquet)"
+from copy_text import text_lines
 
 
 def main() -> None:
-    """to_parquet.py OUTPUT MEMORY_LIMIT EUR_RATE [--led-by-dsr-id]"""
     output, memory_limit, eur_rate, *options = sys.argv[1:]
-    statement = copy_statement("/dev/stdin", output, Decimal(eur_rate), led_by_dsr_id=options == ["--led-by-dsr-id"])
+    lines = text_lines("/dev/stdin", Decimal(eur_rate), led_by_dsr_id=options == ["--led-by-dsr-id"])
     # One thread: the ingestion that feeds this keeps the other core busy. Lines need no order.
     config = {"memory_limit": memory_limit, "threads": 1, "preserve_insertion_order": False}
     with duckdb.connect(config=config) as duck:
-        duck.execute(statement)
+        duck.execute(f"COPY ({lines}) TO '{output.replace(chr(39), chr(39) * 2)}' (FORMAT parquet)")
 
 
 if __name__ == "__main__":

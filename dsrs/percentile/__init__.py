@@ -20,6 +20,7 @@ import psycopg
 from django.conf import settings
 
 from dsrs import columnar
+from dsrs.columnar.copy_text import INEXACT
 from dsrs.percentile import cache
 from dsrs.percentile.columnar_ranking import ColumnarRanking
 from dsrs.percentile.ranking import EUR_SCALE, Ranking
@@ -107,9 +108,9 @@ def _ranking(dsrs: list[SelectedDsr], number: int) -> Ranking | ColumnarRanking:
 
 
 def _columnar_ranking(dsrs: list[SelectedDsr], number: int) -> ColumnarRanking | None:
-    """DuckDB's ranking, when every selected DSR has a columnar copy that this machine sees, the
-    question is not N=100 (see columnar_ranking), and the sums fit DuckDB's 38 digits and its
-    memory (COLUMNAR_MEMORY_LIMIT)."""
+    """DuckDB's ranking, when every selected DSR has a copy of its lines that this machine sees,
+    the question is not N=100 (see columnar_ranking), every line's units are exact in DuckDB (see
+    copy_text), and the sums fit DuckDB's 38 digits and its memory (COLUMNAR_MEMORY_LIMIT)."""
     if not settings.COLUMNAR_COPIES or number == 100:
         return None
     copies = {dsr.id: columnar.copy_path(dsr.columnar_copy) for dsr in dsrs if dsr.columnar_copy}
@@ -118,6 +119,11 @@ def _columnar_ranking(dsrs: list[SelectedDsr], number: int) -> ColumnarRanking |
     try:
         return ColumnarRanking(dsrs, number, copies)
     except duckdb.OutOfRangeException:  # a sum beyond DuckDB's 38 digits
+        return None
+    except duckdb.InvalidInputException as error:
+        if INEXACT not in str(error):
+            raise
+        logger.warning("percentile over DSRs %s ranked by PostgreSQL: a line DuckDB cannot round exactly (%s)", [dsr.id for dsr in dsrs], error)
         return None
     except duckdb.OutOfMemoryException as error:
         logger.warning("percentile over DSRs %s ranked by PostgreSQL: DuckDB %s; raise COLUMNAR_MEMORY_LIMIT", [dsr.id for dsr in dsrs], error)

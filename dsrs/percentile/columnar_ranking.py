@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 from django.conf import settings
 
+from dsrs.columnar.copy_text import copy_lines
 from dsrs.percentile.ranking import CLASSES_PER_E, UNITS_PER_EUR, Histogram
 from dsrs.percentile.selection import SelectedDsr
 
@@ -95,7 +96,7 @@ class ColumnarRanking:
         self.number = number
         self.lines = " UNION ALL ".join(
             f"SELECT {_literal(dsr.dsp)} AS dsp, {int(dsr.id)}::BIGINT AS dsr_id, {int(dsr.recency)} AS recency, "
-            f"dsp_id, title, artists, isrc, usages, units FROM read_parquet({_literal(str(copies[dsr.id]))})"
+            f"dsp_id, title, artists, isrc, usages, units FROM ({copy_lines(copies[dsr.id], dsr.eur_rate)})"
             for dsr in dsrs
         )
         self.duck = duckdb.connect(

@@ -14,6 +14,7 @@ import pytest
 from django.core.management import call_command
 
 from dsrs import columnar, percentile
+from dsrs.columnar.copy_text import copy_lines
 from dsrs.columnar.paths import WRITING
 from dsrs.deletion import delete_dsrs
 from dsrs.ingestion import Outcome, ingest_dsr
@@ -27,7 +28,7 @@ GBP = "Spotify_SpotifyPremium_GB_GBP_20200101-20200131.tsv"
 
 def copy_rows(dsr: DSR) -> list[tuple]:
     with duckdb.connect() as duck:
-        return duck.execute("SELECT * FROM read_parquet(?) ORDER BY dsp_id", [str(columnar.copy_path(dsr.columnar_copy))]).fetchall()
+        return duck.execute(f"SELECT * FROM ({copy_lines(columnar.copy_path(dsr.columnar_copy), dsr.eur_rate)}) ORDER BY dsp_id").fetchall()
 
 
 def ranked(resources) -> list[tuple[str, str, Decimal]]:

@@ -1,6 +1,7 @@
-"""Columnar copies written while the lines are loaded (dsrs.columnar.streamed): the same rows and
-the same exact units as a copy read back from PostgreSQL, read back instead whenever the writer
-cannot give them, and nothing left behind by an ingestion that fails."""
+"""Copies written while the lines are loaded (dsrs.columnar.streamed), in either format: COPY text
+that DuckDB reads (dsrs.columnar.copy_text) or Parquet. The same rows and the same exact units as
+a copy read back from PostgreSQL, PostgreSQL's units whenever DuckDB cannot give them exactly,
+and nothing left behind by an ingestion that fails."""
 
 import shutil
 import tempfile
@@ -14,9 +15,11 @@ from psycopg import sql
 
 from dsrs import columnar
 from dsrs.columnar import streamed
+from dsrs.columnar.copy_text import copy_lines
 from dsrs.columnar.paths import WRITING
 from dsrs.columnar.read_back import write_from_database
 from dsrs.ingestion import Outcome, ingest_dsr
+from dsrs.percentile import top_percentile_resources
 from dsrs.models import DSR
 from dsrs.percentile.ranking import line_units
 from dsrs.usage_storage import partition_name
@@ -37,7 +40,8 @@ def parquet_rows(path: Path) -> list[tuple]:
 
 def copy_rows(dsr: DSR) -> list[tuple]:
     dsr.refresh_from_db()
-    return parquet_rows(columnar.copy_path(dsr.columnar_copy))
+    with duckdb.connect() as duck:
+        return duck.execute(f"SELECT * FROM ({copy_lines(columnar.copy_path(dsr.columnar_copy), dsr.eur_rate)}) ORDER BY ALL").fetchall()
 
 
 def read_back_rows(dsr: DSR) -> list[tuple]:
@@ -52,6 +56,12 @@ def postgresql_units(dsr: DSR) -> dict[str, Decimal]:
     with connection.cursor() as cursor:
         cursor.execute(sql.SQL("SELECT dsp_id, {} FROM {}").format(line_units(dsr.eur_rate), sql.Identifier(partition_name(dsr.id))).as_string(cursor.connection))
         return dict(cursor.fetchall())
+
+
+@pytest.fixture(params=["text", "parquet"], autouse=True)
+def copy_format(request, settings) -> str:
+    settings.COLUMNAR_FORMAT = request.param
+    return request.param
 
 
 @pytest.fixture
@@ -71,7 +81,7 @@ def writing_folders() -> set[Path]:
     return set((columnar.directory() / WRITING).glob("*"))
 
 
-def test_the_copy_is_written_from_the_lines_as_they_are_loaded(write_dsr, read_back):
+def test_the_copy_is_written_from_the_lines_as_they_are_loaded(write_dsr, read_back, copy_format):
     lines = [
         "a\tQuote \" and, comma\tBeyoncé\t\t1\t1",  # 1 GBP at 3 per EUR: 0.333333333... EUR
         "b\tback\\slash \\N \\\\r\tcarriage\rreturn\tISRC\t2\t2",  # 0.666666666...: rounded half up
@@ -88,6 +98,7 @@ def test_the_copy_is_written_from_the_lines_as_they_are_loaded(write_dsr, read_b
     ]
     assert copy_rows(dsr) == read_back_rows(dsr)
     assert read_back == []
+    assert dsr.columnar_copy.endswith({"text": ".tsv", "parquet": ".parquet"}[copy_format])
 
 
 PLACE = Decimal("1e-18")
@@ -128,16 +139,20 @@ def test_the_seed_dsrs_copies_are_those_read_back_from_postgresql(read_back):
     assert read_back == []
 
 
-def test_a_line_of_more_than_18_decimal_places_by_a_tie_has_its_copy_read_back_exact(write_dsr, read_back):
+def test_a_line_of_more_than_18_decimal_places_by_a_tie_is_ranked_exactly(write_dsr, read_back, copy_format, caplog):
     # 0.4999... units at 3 GBP per EUR: 0, where 18 decimal places (0.000000015) would give 1.
     lines = ["a\tt\ta\ti\t1\t0.0000000149999999999999999999", "b\tt\ta\ti\t1\t1"]
     dsr = ingest_dsr(path=write_dsr(GBP, lines), eur_rate=Decimal(3)).dsr
 
-    assert [units for *_, units in copy_rows(dsr)] == [0, 33_333_333]
-    assert read_back == [dsr.id]
+    assert [(r.dsp_id, r.revenue) for r in top_percentile_resources(number=99)] == [("b", Decimal("0.33333333"))]
+    if copy_format == "text":  # DuckDB cannot read it exactly: PostgreSQL ranks
+        assert f"percentile over DSRs [{dsr.id}] ranked by PostgreSQL: a line DuckDB cannot round exactly" in caplog.text
+    else:  # the writer cannot write it exactly: the copy is read back, with PostgreSQL's units
+        assert (read_back, [units for *_, units in copy_rows(dsr)]) == ([dsr.id], [0, 33_333_333])
 
 
-def test_a_writer_that_fails_leaves_the_copy_to_be_read_back(write_dsr, read_back, monkeypatch, tmp_path, caplog):
+@pytest.mark.parametrize("copy_format", ["parquet"], indirect=True)
+def test_a_parquet_writer_that_fails_leaves_the_copy_to_be_read_back(write_dsr, read_back, monkeypatch, tmp_path, caplog, copy_format):
     failing = tmp_path / "failing_writer.py"
     failing.write_text("import sys\nsys.exit('No space left on device')\n")
     monkeypatch.setattr(streamed, "WRITER", failing)
