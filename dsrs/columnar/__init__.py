@@ -27,7 +27,8 @@ import psycopg
 from django.conf import settings
 from django.db import transaction
 
-from dsrs.columnar.paths import PARQUET, WRITING, copy_path, directory, new_name, scratch_folder
+from dsrs.columnar.copy_text import PARQUET
+from dsrs.columnar.paths import WRITING, copy_path, directory, new_name, scratch_folder
 from dsrs.columnar.read_back import write_from_database
 from dsrs.columnar.streamed import StreamedCopies, streamed_copies
 from dsrs.models import DSR

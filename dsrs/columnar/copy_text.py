@@ -28,6 +28,11 @@ DOUBLE_MARGIN = 0.001
 # backslash as two.
 MAX_LINE_BYTES = 4 << 20
 INEXACT = "no exact units"
+# The kinds of copies, by the end of their file name: COPY text of a TSV file's lines, of a DSRF
+# file's lines (led by their DSR's id), and Parquet.
+TEXT = ".tsv"
+DSRF_TEXT = ".dsrf.tsv"
+PARQUET = ".parquet"
 COLUMNS = {"dsp_id": "VARCHAR", "title": "VARCHAR", "artists": "VARCHAR", "isrc": "VARCHAR", "usages": "BIGINT", "revenue": "VARCHAR"}
 
 
@@ -71,30 +76,31 @@ def units(eur_rate: Decimal) -> str:
     )
 
 
-def _quoted(text: str) -> str:
+def quoted(text: str) -> str:
+    """`text` as a DuckDB string literal."""
     return "'" + text.replace("'", "''") + "'"
 
 
 def _lines(source: str, columns: dict[str, str]) -> str:
     return (
-        f"read_csv({_quoted(source)}, header = false, auto_detect = false, delim = '\t', quote = '', escape = '', "
+        f"read_csv({quoted(source)}, header = false, auto_detect = false, delim = '\t', quote = '', escape = '', "
         f"max_line_size = {MAX_LINE_BYTES}, buffer_size = {2 * MAX_LINE_BYTES}, "
-        f"columns = {{{', '.join(f'{_quoted(name)}: {_quoted(kind)}' for name, kind in columns.items())}}})"
+        f"columns = {{{', '.join(f'{quoted(name)}: {quoted(kind)}' for name, kind in columns.items())}}})"
     )
 
 
-TEXT = ", ".join(f"{unescaped(name)} AS {name}" for name in ("dsp_id", "title", "artists", "isrc"))
+TEXT_COLUMNS = ", ".join(f"{unescaped(name)} AS {name}" for name in ("dsp_id", "title", "artists", "isrc"))
 
 
 def text_lines(source: str, eur_rate: Decimal, *, led_by_dsr_id: bool) -> str:
     """The SQL of lines read as COPY text from `source`; `led_by_dsr_id`: each led by its DSR's
     id, as a DSRF file's lines are."""
     columns = {"dsr_id": "BIGINT", **COLUMNS} if led_by_dsr_id else COLUMNS
-    return f"SELECT {TEXT}, usages, {units(eur_rate)} AS units FROM {_lines(source, columns)}"
+    return f"SELECT {TEXT_COLUMNS}, usages, {units(eur_rate)} AS units FROM {_lines(source, columns)}"
 
 
 def copy_lines(path: Path, eur_rate: Decimal) -> str:
-    """The SQL of the lines of the copy at `path`, by its kind (dsrs.columnar.paths)."""
-    if path.name.endswith(".parquet"):
-        return f"SELECT dsp_id, title, artists, isrc, usages, units FROM read_parquet({_quoted(str(path))})"
-    return text_lines(str(path), eur_rate, led_by_dsr_id=path.name.endswith(".dsrf.tsv"))
+    """The SQL of the lines of the copy at `path`, by its kind (TEXT, DSRF_TEXT, PARQUET)."""
+    if path.name.endswith(PARQUET):
+        return f"SELECT dsp_id, title, artists, isrc, usages, units FROM read_parquet({quoted(str(path))})"
+    return text_lines(str(path), eur_rate, led_by_dsr_id=path.name.endswith(DSRF_TEXT))

@@ -1,5 +1,6 @@
 """Where the copies of the DSRs' lines live: COLUMNAR_DIR, each copy named after its DSR and by
-its kind, and the scratch folders copies are written in before they are renamed into place."""
+its kind (dsrs.columnar.copy_text), and the scratch folders copies are written in before they
+are renamed into place."""
 
 import secrets
 import tempfile
@@ -9,11 +10,6 @@ from django.conf import settings
 
 # Under COLUMNAR_DIR: copies being written, on the same file system so that renaming is atomic.
 WRITING = ".writing"
-# The kinds of copies (dsrs.columnar.copy_text reads each): COPY text of a TSV file's lines, of a
-# DSRF file's lines (led by their DSR's id), and Parquet.
-TEXT = ".tsv"
-DSRF_TEXT = ".dsrf.tsv"
-PARQUET = ".parquet"
 
 
 def directory() -> Path:
@@ -25,6 +21,7 @@ def copy_path(name: str) -> Path:
 
 
 def new_name(dsr_id: int, kind: str) -> str:
+    """A new file name for a copy of DSR `dsr_id`; `kind`: a suffix of dsrs.columnar.copy_text."""
     return f"dsr-{int(dsr_id)}-{secrets.token_hex(8)}{kind}"
 
 

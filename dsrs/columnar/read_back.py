@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 from psycopg import sql
 
+from dsrs.columnar.copy_text import quoted
 from dsrs.connections import own_connection
 from dsrs.models import DSR
 from dsrs.percentile.ranking import line_units
@@ -49,6 +50,6 @@ def _write_parquet(lines: Path, path: Path) -> None:
         # NULL): allow_quoted_nulls off keeps "" an empty string.
         duck.execute(
             "COPY (SELECT * FROM read_csv($lines, header = false, auto_detect = false, quote = '\"', escape = '\"', "
-            "allow_quoted_nulls = false, columns = $columns)) TO '" + str(path).replace("'", "''") + "' (FORMAT parquet)",
+            f"allow_quoted_nulls = false, columns = $columns)) TO {quoted(str(path))} (FORMAT parquet)",
             {"lines": str(lines), "columns": COLUMNS},
         )

@@ -27,7 +27,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from dsrs.columnar.paths import DSRF_TEXT, PARQUET, TEXT, new_name, scratch_folder
+from dsrs.columnar.copy_text import DSRF_TEXT, PARQUET, TEXT
+from dsrs.columnar.paths import new_name, scratch_folder
 from dsrs.models import DSR
 
 logger = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ import sys
 from decimal import Decimal
 
 import duckdb
-from copy_text import text_lines
+from copy_text import quoted, text_lines
 
 
 def main() -> None:
@@ -21,7 +21,7 @@ def main() -> None:
     # One thread: the ingestion that feeds this keeps the other core busy. Lines need no order.
     config = {"memory_limit": memory_limit, "threads": 1, "preserve_insertion_order": False}
     with duckdb.connect(config=config) as duck:
-        duck.execute(f"COPY ({lines}) TO '{output.replace(chr(39), chr(39) * 2)}' (FORMAT parquet)")
+        duck.execute(f"COPY ({lines}) TO {quoted(output)} (FORMAT parquet)")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 from django.conf import settings
 
-from dsrs.columnar.copy_text import copy_lines
+from dsrs.columnar.copy_text import copy_lines, quoted
 from dsrs.percentile.ranking import CLASSES_PER_E, UNITS_PER_EUR, Histogram
 from dsrs.percentile.selection import SelectedDsr
 
@@ -83,10 +83,6 @@ ORDER BY units DESC, dsp_id, dsp
 """
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 class ColumnarRanking:
     """The ranking of the resources of `dsrs` for the top `number` percent, from the copies at
     `copies` ({dsr id: path}). As dsrs.percentile.ranking.Ranking: creating it finds the head, so
@@ -95,7 +91,7 @@ class ColumnarRanking:
     def __init__(self, dsrs: list[SelectedDsr], number: int, copies: dict[int, Path]):
         self.number = number
         self.lines = " UNION ALL ".join(
-            f"SELECT {_literal(dsr.dsp)} AS dsp, {int(dsr.id)}::BIGINT AS dsr_id, {int(dsr.recency)} AS recency, "
+            f"SELECT {quoted(dsr.dsp)} AS dsp, {int(dsr.id)}::BIGINT AS dsr_id, {int(dsr.recency)} AS recency, "
             f"dsp_id, title, artists, isrc, usages, units FROM ({copy_lines(copies[dsr.id], dsr.eur_rate)})"
             for dsr in dsrs
         )
