@@ -178,8 +178,9 @@ def _ingest_reports(
 ) -> IngestResult:
     """What every file goes through once its DSRs are known (one for TSV, one per territory and
     currency for DSRF): skip or refuse it, choose the EUR rates, `load` its lines (counted in
-    `counts` for the file and `tallies` for each DSR), with the columnar copies it streams, and
-    commit them all at once, or record each DSR as failed. `name_reports`: the message names each DSR's territory and currency."""
+    `counts` for the file and `tallies` for each DSR), with the copies of the lines it streams
+    (dsrs.columnar.streamed), and commit them all at once, or record each DSR as failed.
+    `name_reports`: the message names each DSR's territory and currency."""
     replaced = []
     try:
         with interruptible():
@@ -291,7 +292,7 @@ def _ingest_dsrf(*, path, replace, eur_rate, on_progress, in_commit) -> IngestRe
         counts,
         tallies,
         # Each sale's COPY text leads with its DSR's id: one COPY routes them to their partitions,
-        # and one writer writes their columnar copies.
+        # and a file of one report gets the copy of its lines as they go.
         load=lambda streamed: _load(
             path,
             gzipped=gzipped,
