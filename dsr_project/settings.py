@@ -265,7 +265,7 @@ SPECTACULAR_SETTINGS = {
         {"name": "imports", "description": "DSR files uploaded for the ingestion workers"},
     ],
     # Both a DSR and an import have a `status`: the DSR's keeps the contract's name.
-    "ENUM_NAME_OVERRIDES": {"StatusEnum": "dsrs.serializers.DSR_STATUSES", "ImportStatusEnum": "dsrs.models.Import.Status"},
+    "ENUM_NAME_OVERRIDES": {"StatusEnum": "dsrs.api.serializers.DSR_STATUSES", "ImportStatusEnum": "dsrs.models.Import.Status"},
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -1,27 +1,7 @@
 from django.contrib import admin
-from django.urls import path
-from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-
-from dsrs.imports.views import ImportDetailView, ImportListView
-from dsrs.views import DSRDetailView, DSRListView, TopPercentileView
+from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    # The contract's paths, with and without a trailing slash exactly as it writes them; the
-    # other spelling redirects (Django's APPEND_SLASH does it for /dsrs).
-    path("dsrs/", DSRListView.as_view(), name="dsr-list"),
-    path("dsrs/<str:id>", DSRDetailView.as_view(), name="dsr-detail"),
-    path("dsrs/<str:id>/", RedirectView.as_view(pattern_name="dsr-detail", permanent=True, query_string=True)),
-    path("resources/percentile/<str:number>", TopPercentileView.as_view(), name="top-percentile"),
-    path(
-        "resources/percentile/<str:number>/",
-        RedirectView.as_view(pattern_name="top-percentile", permanent=True, query_string=True),
-    ),
-    # Uploads, queued for the ingestion workers (dsrs/imports/).
-    path("imports/", ImportListView.as_view(), name="import-list"),
-    path("imports/<str:id>", ImportDetailView.as_view(), name="import-detail"),
-    path("imports/<str:id>/", RedirectView.as_view(pattern_name="import-detail", permanent=True)),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("", include("dsrs.api.urls")),
 ]

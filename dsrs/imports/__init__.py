@@ -4,6 +4,6 @@ queue in PostgreSQL.
 
 `files.py` keeps an import's file in the "imports" storage; `services.py` creates, runs and
 re-queues imports; `progress.py` writes a running import's progress; `tasks.py` is the job;
-`worker.py` runs a worker and re-queues the jobs of workers that died; `views.py` and
-`serializers.py` are the API.
+`worker.py` runs a worker and re-queues the jobs of workers that died. The endpoints are in
+dsrs.api.imports.
 """

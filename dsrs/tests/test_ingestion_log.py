@@ -116,7 +116,7 @@ def test_with_log_format_text_the_command_tells_each_file_once(write_dsr, log_fo
 
 
 def test_a_server_error_is_logged_with_its_traceback(client, log_format, capsys, monkeypatch):
-    from dsrs import views
+    from dsrs.api import views
 
     def broken_selector(**filters):
         raise OverflowError("a bug")

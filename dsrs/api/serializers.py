@@ -1,4 +1,4 @@
-"""The shapes of the REST API, as ../shared/reference/openapi.yaml fixes them.
+"""The shapes of the REST API, as its contract fixes them (docs/api.md).
 
 Output fields the contract does not list as required are `required=False`, which is all that
 makes drf-spectacular leave them out of `required`; they are always present in responses.

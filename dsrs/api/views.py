@@ -1,4 +1,4 @@
-"""The REST API of ../shared/reference/openapi.yaml: parse the input, call one function, render."""
+"""The endpoints of the API's contract (docs/api.md): parse the input, call one function, render."""
 
 import itertools
 import re
@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from dsrs.models import DSR
 from dsrs.percentile import top_percentile_json
-from dsrs.serializers import DSRSerializer, ResourceSerializer, TopPercentileFilterSerializer, TopPercentileInputSerializer
+from dsrs.api.serializers import DSRSerializer, ResourceSerializer, TopPercentileFilterSerializer, TopPercentileInputSerializer
 
 NOT_FOUND = OpenApiResponse(
     {"type": "object", "properties": {"detail": {"type": "string", "default": "Not found."}}},
