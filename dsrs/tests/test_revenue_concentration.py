@@ -1,8 +1,8 @@
-"""The share of a DSR's revenue earned by its top resources (dsrs.concentration)."""
+"""The share of a DSR's revenue earned by its top resources (dsrs.admin.concentration)."""
 
 import pytest
 
-from dsrs.concentration import RevenueConcentration, revenue_concentration
+from dsrs.admin.concentration import RevenueConcentration, revenue_concentration
 from dsrs.ingestion import ingest_dsr
 
 pytestmark = pytest.mark.django_db

@@ -2,7 +2,7 @@
 data (ISO codes, ECB rates) comes from migrations and update_ecb_rates, so admin only shows it.
 
 The DSR list fits one line per DSR on a 1400 px screen; a DSR's page adds the chart of its revenue
-concentration (dsrs.concentration measures it, dsrs.charts draws it).
+concentration (dsrs.admin.concentration measures it, dsrs.admin.charts draws it).
 
 Deleting goes through dsrs.deletion.delete_dsrs (one DROP TABLE per DSR), never through Django's
 collector: the usage lines have no model, and a DELETE over millions of rows is what the
@@ -23,8 +23,8 @@ from django.utils import timezone
 from django.utils.timezone import localtime
 from django.utils.html import format_html, format_html_join
 
-from dsrs.charts import revenue_concentration_chart
-from dsrs.concentration import revenue_concentration
+from dsrs.admin.charts import revenue_concentration_chart
+from dsrs.admin.concentration import revenue_concentration
 from dsrs.deletion import DeletionBusy, delete_dsrs
 from dsrs.imports.services import NotRequeueable, requeue_import
 from dsrs.rates import newest_ecb_date

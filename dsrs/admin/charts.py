@@ -4,7 +4,7 @@ script, so they show wherever the admin does."""
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
-from dsrs.concentration import RevenueConcentration
+from dsrs.admin.concentration import RevenueConcentration
 
 # The plot area, in pixels; the margins around it hold the axes' labels.
 WIDTH, HEIGHT = 360, 180
