@@ -39,7 +39,7 @@ def delete_statement_seconds(dsr_id: int) -> float:
 
 
 def delete_service_seconds(dsr_id: int) -> float:
-    from dsrs.deletion import delete_dsrs
+    from dsrs.storage.deletion import delete_dsrs
     from dsrs.models import DSR
 
     started = time.perf_counter()

@@ -28,7 +28,7 @@ def run(report: Report, files: list[Path]) -> None:
     """`files`: two DSRs of different reports, none of them ingested yet."""
     from django.core.files import File
 
-    from dsrs.deletion import delete_dsrs
+    from dsrs.storage.deletion import delete_dsrs
     from dsrs.imports.services import create_import
     from dsrs.models import DSR
 

@@ -71,7 +71,7 @@ def run(report: Report, path: Path, distribution: str) -> dict:
 def run_dsrf(report: Report, path: Path, tsv: dict) -> None:
     """Ingest a DSRF file of as many sales as the TSV file `tsv` (an outcome of run) had lines,
     and drop its DSR: the percentile figures are over the TSV files only."""
-    from dsrs.deletion import delete_dsrs
+    from dsrs.storage.deletion import delete_dsrs
     from dsrs.models import DSR
 
     print(f"ingestion of {path.name} (DSRF)", flush=True)

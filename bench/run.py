@@ -17,7 +17,7 @@ def main() -> None:
     args = parser.parse_args()
 
     harness.setup_django()
-    from dsrs.deletion import delete_dsrs
+    from dsrs.storage.deletion import delete_dsrs
     from dsrs.models import DSR
 
     report = harness.Report()

@@ -282,7 +282,7 @@ PERCENTILE_WORKERS = env_int("PERCENTILE_WORKERS", 2)
 PERCENTILE_CACHE_RESOURCES = env_int("PERCENTILE_CACHE_RESOURCES", 200_000)
 PERCENTILE_CACHE_ANSWERS = env_int("PERCENTILE_CACHE_ANSWERS", 200)
 # Each ingested DSR gets a copy of its usage lines in this folder, which the percentile
-# query reads with DuckDB (dsrs.columnar). Every API process and worker must see the same folder:
+# query reads with DuckDB (dsrs.storage.columnar). Every API process and worker must see the same folder:
 # on several machines, a shared volume. COLUMNAR_COPIES=0 writes none and queries PostgreSQL.
 COLUMNAR_COPIES = env_bool("COLUMNAR_COPIES", True)
 COLUMNAR_DIR = env_text("COLUMNAR_DIR") or str(BASE_DIR / "columnar")

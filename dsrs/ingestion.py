@@ -4,7 +4,7 @@
 from its content (dsrs.formats): the project's TSV makes one DSR; a DDEX DSRF file one per
 (territory, currency) of its summary records (dsrs.formats.dsrf). A file is streamed in bounded
 chunks through three threads: read (gunzip) and validate (dsrs.ingest.reader, or the DSRF
-reader), COPY (dsrs.usage_storage) in the calling thread, so memory does not grow with the file.
+reader), COPY (dsrs.storage.partitions) in the calling thread, so memory does not grow with the file.
 The lines, the DSRs and their `ingested` status become visible in one commit; on any failure the
 transaction rolls back and only `failed` DSR rows are recorded.
 """
@@ -22,8 +22,8 @@ from pathlib import Path
 import psycopg
 from django.db import DatabaseError, OperationalError, connection, transaction
 
-from dsrs import columnar, usage_storage
-from dsrs.deletion import delete_dsr
+from dsrs.storage import columnar, partitions
+from dsrs.storage.deletion import delete_dsr
 from dsrs.filenames import DsrFileName, FileNameError, parse_dsr_file_name
 from dsrs.formats import Format, detect_format
 from dsrs.formats import dsrf
@@ -151,7 +151,7 @@ def _ingest_tsv(*, path, replace, eur_rate, on_progress, in_commit) -> IngestRes
             path,
             gzipped=name.gzipped,
             validate=validated_chunks,
-            store=lambda chunks: usage_storage.load_partition(dsr.id, streamed.feeding([dsr], chunks)),
+            store=lambda chunks: partitions.load_partition(dsr.id, streamed.feeding([dsr], chunks)),
             counts=counts,
             on_progress=on_progress,
         ),
@@ -179,7 +179,7 @@ def _ingest_reports(
     """What every file goes through once its DSRs are known (one for TSV, one per territory and
     currency for DSRF): skip or refuse it, choose the EUR rates, `load` its lines (counted in
     `counts` for the file and `tallies` for each DSR), with the copies of the lines it streams
-    (dsrs.columnar.streamed), and commit them all at once, or record each DSR as failed.
+    (dsrs.storage.columnar.streamed), and commit them all at once, or record each DSR as failed.
     `name_reports`: the message names each DSR's territory and currency."""
     replaced = []
     try:
@@ -192,15 +192,15 @@ def _ingest_reports(
             for dsr in dsrs:
                 dsr.eur_rate, dsr.eur_rate_source = _eur_rate(dsr, eur_rate)
         for dsr in dsrs:
-            dsr.id = usage_storage.next_dsr_id()
+            dsr.id = partitions.next_dsr_id()
         with columnar.streamed_copies() as streamed, transaction.atomic():
             with interruptible():
-                usage_storage.commit_durably()
+                partitions.commit_durably()
                 load(streamed)
                 counts.check_acceptable()
                 # Another process may have committed this file or this report during the load:
                 # decide again, one ingestion at a time, as if it had run before this one.
-                usage_storage.take_turn_to_commit()
+                partitions.take_turn_to_commit()
                 if (done := _already_done(path, dsrs, sha256, replace)) is not None:
                     transaction.set_rollback(True)
                     return done
@@ -212,7 +212,7 @@ def _ingest_reports(
                     _fill_counts(dsr, tally)
                     dsr.status = DSR.Status.INGESTED
                     dsr.save(force_insert=True)
-                    usage_storage.attach_partition(dsr.id)
+                    partitions.attach_partition(dsr.id)
                 if in_commit is not None:
                     in_commit(dsrs)
                 # Named in the DSRs' rows, or read from their lines by other connections: once the
@@ -297,7 +297,7 @@ def _ingest_dsrf(*, path, replace, eur_rate, on_progress, in_commit) -> IngestRe
             path,
             gzipped=gzipped,
             validate=lambda blocks: dsrf.usage_chunks(blocks, prelude, [dsr.id for dsr in dsrs], tallies),
-            store=lambda chunks: usage_storage.load_partitions([dsr.id for dsr in dsrs], streamed.feeding(dsrs, chunks, led_by_dsr_id=True)),
+            store=lambda chunks: partitions.load_partitions([dsr.id for dsr in dsrs], streamed.feeding(dsrs, chunks, led_by_dsr_id=True)),
             counts=counts,
             on_progress=on_progress,
         ),
@@ -432,9 +432,9 @@ def _record_failure(dsr: DSR, counts: LineCounts | dsrf.Tally, message: str) -> 
     _drop_broken_connection()
     try:
         with transaction.atomic():
-            usage_storage.commit_durably()
+            partitions.commit_durably()
             if dsr.id is None:  # failed before drawing an id for the partition
-                dsr.id = usage_storage.next_dsr_id()
+                dsr.id = partitions.next_dsr_id()
             dsr.save(force_insert=True)
     except DatabaseError as error:
         _drop_broken_connection()

@@ -57,7 +57,7 @@ class DSR(models.Model):
     rejections = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
     # The file name, in settings.COLUMNAR_DIR, of the Parquet copy of its usage lines that the
-    # top-percentile query reads (dsrs.columnar); empty while it has none.
+    # top-percentile query reads (dsrs.storage.columnar); empty while it has none.
     columnar_copy = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

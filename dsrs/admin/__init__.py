@@ -4,7 +4,7 @@ data (ISO codes, ECB rates) comes from migrations and update_ecb_rates, so admin
 The DSR list fits one line per DSR on a 1400 px screen; a DSR's page adds the chart of its revenue
 concentration (dsrs.admin.concentration measures it, dsrs.admin.charts draws it).
 
-Deleting goes through dsrs.deletion.delete_dsrs (one DROP TABLE per DSR), never through Django's
+Deleting goes through dsrs.storage.deletion.delete_dsrs (one DROP TABLE per DSR), never through Django's
 collector: the usage lines have no model, and a DELETE over millions of rows is what the
 partitions exist to avoid. The confirmation pages count the lines from `lines_stored`.
 """
@@ -25,7 +25,7 @@ from django.utils.html import format_html, format_html_join
 
 from dsrs.admin.charts import revenue_concentration_chart
 from dsrs.admin.concentration import revenue_concentration
-from dsrs.deletion import DeletionBusy, delete_dsrs
+from dsrs.storage.deletion import DeletionBusy, delete_dsrs
 from dsrs.imports.services import NotRequeueable, requeue_import
 from dsrs.rates import newest_ecb_date
 from dsrs.models import DSR, Currency, EcbRate, EcbRateUpdate, Import, Territory

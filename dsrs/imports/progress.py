@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from dsrs.connections import own_connection
+from dsrs.storage.connections import own_connection
 from dsrs.ingestion import Progress
 
 # Often enough for a client that polls; rarely enough to cost nothing next to the load.

@@ -2,7 +2,7 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-    """Usage lines, partitioned by DSR (see dsrs/usage_storage.py for how partitions come and go).
+    """Usage lines, partitioned by DSR (see dsrs/partitions.py for how partitions come and go).
 
     No Django model: lines are only written by COPY and read by set-based SQL. No primary key and
     no foreign key either: each would cost a check per line on a load of hundreds of millions of

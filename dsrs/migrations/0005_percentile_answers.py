@@ -2,7 +2,7 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-    """Kept answers of the top-percentile query (dsrs/percentile/cache.py).
+    """Kept answers of the top-percentile query (dsrs/storage/kept_answers.py).
 
     No Django model: written and read by SQL only, one row per selection of DSRs.
     """

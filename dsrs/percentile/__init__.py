@@ -19,9 +19,9 @@ import duckdb
 import psycopg
 from django.conf import settings
 
-from dsrs import columnar
-from dsrs.columnar.copy_text import INEXACT
-from dsrs.percentile import cache
+from dsrs.storage import columnar
+from dsrs.storage.columnar.copy_text import INEXACT
+from dsrs.storage import kept_answers
 from dsrs.percentile.columnar_ranking import ColumnarRanking
 from dsrs.percentile.ranking import EUR_SCALE, Ranking
 from dsrs.percentile.selection import SelectedDsr, selected_dsr_ids, selected_dsrs
@@ -71,8 +71,8 @@ def top_percentile_json(
         dsr_ids = [dsr.id for dsr in dsrs]
         streamed = False
         try:
-            with cache.computing(dsr_ids):
-                kept = cache.answer(dsr_ids, number)
+            with kept_answers.computing(dsr_ids):
+                kept = kept_answers.answer(dsr_ids, number)
                 if kept is not None:
                     break
                 ranking = _ranking(dsrs, number)
@@ -86,8 +86,8 @@ def top_percentile_json(
                     return
                 if ranking.candidates <= settings.PERCENTILE_CACHE_RESOURCES:
                     with ranking:
-                        cache.keep(dsr_ids, number, ranking.total, ranking.head())
-                    kept = cache.answer(dsr_ids, number)
+                        kept_answers.keep(dsr_ids, number, ranking.total, ranking.head())
+                    kept = kept_answers.answer(dsr_ids, number)
             break
         except (psycopg.errors.UndefinedTable, duckdb.IOException):
             # A selected DSR was deleted before its lines were read: select again, once.
@@ -140,7 +140,7 @@ def _keeping_when_small(dsr_ids: list[int], ranking: Ranking) -> Iterator[str]:
                 held = None
         yield resource
     if held is not None:
-        cache.keep(dsr_ids, ranking.number, ranking.total, held)
+        kept_answers.keep(dsr_ids, ranking.number, ranking.total, held)
 
 
 def top_percentile_resources(**filters) -> list[Resource]:

@@ -1,5 +1,5 @@
 """The top-percentile ranking computed by DuckDB, in this process, over the selected DSRs'
-columnar copies (dsrs.columnar): the same answer as dsrs.percentile.ranking, at the same exact
+columnar copies (dsrs.storage.columnar): the same answer as dsrs.percentile.ranking, at the same exact
 arithmetic, for selections whose every DSR has a copy.
 
 Each copy holds a line's exact EUR units (DECIMAL(38,0), those of PostgreSQL's ranking), so sums are
@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 from django.conf import settings
 
-from dsrs.columnar.copy_text import copy_lines, quoted
+from dsrs.storage.columnar.copy_text import copy_lines, quoted
 from dsrs.percentile.ranking import CLASSES_PER_E, UNITS_PER_EUR, Histogram
 from dsrs.percentile.selection import SelectedDsr
 

@@ -39,9 +39,9 @@ from decimal import Decimal
 import psycopg
 from psycopg import sql
 
-from dsrs.connections import own_connection
+from dsrs.storage.connections import own_connection
 from dsrs.percentile.selection import SelectedDsr
-from dsrs.usage_storage import partition_name
+from dsrs.storage.partitions import partition_name
 
 EUR_SCALE = 8
 UNITS_PER_EUR = 10**EUR_SCALE

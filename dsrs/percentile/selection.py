@@ -18,7 +18,7 @@ class SelectedDsr:
     # 0 for the least recent of the selection: metadata comes from the most recent DSR, which is
     # the one with the latest period end, then the highest id.
     recency: int
-    columnar_copy: str  # its file name in COLUMNAR_DIR, or empty (dsrs.columnar)
+    columnar_copy: str  # its file name in COLUMNAR_DIR, or empty (dsrs.storage.columnar)
 
 
 def selected_dsrs(

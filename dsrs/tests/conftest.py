@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import connection
 from django.test.utils import setup_databases, teardown_databases
 
-from dsrs.deletion import delete_dsrs
+from dsrs.storage.deletion import delete_dsrs
 from dsrs.ingestion import Outcome, ingest_dsr
 from dsrs.models import DSR
 

@@ -284,7 +284,7 @@ def test_deleting_drops_partitions_and_never_reads_or_deletes_usage_rows(dsrs, d
 @pytest.fixture
 def lines_kept_busy(monkeypatch):
     """A query in another session keeps reading dsrs_usage, beyond the deletion's patience."""
-    from dsrs import deletion
+    from dsrs.storage import deletion
 
     from .processes import observer
 

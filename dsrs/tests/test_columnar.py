@@ -1,4 +1,4 @@
-"""Columnar copies of the DSRs' usage lines (dsrs.columnar), which DuckDB ranks: published once a
+"""Columnar copies of the DSRs' usage lines (dsrs.storage.columnar), which DuckDB ranks: published once a
 DSR is committed, exact, removed with their DSR, rebuilt by a command, and never needed for a right
 answer. On conftest.small_catalogue: EUR revenue Spotify A 45, YouTube A 20, Spotify B 20,
 Spotify E 10, Spotify D 5, Spotify C 0."""
@@ -13,10 +13,11 @@ import duckdb
 import pytest
 from django.core.management import call_command
 
-from dsrs import columnar, percentile
-from dsrs.columnar.copy_text import copy_lines
-from dsrs.columnar.paths import WRITING
-from dsrs.deletion import delete_dsrs
+from dsrs import percentile
+from dsrs.storage import columnar
+from dsrs.storage.columnar.copy_text import copy_lines
+from dsrs.storage.columnar.paths import WRITING
+from dsrs.storage.deletion import delete_dsrs
 from dsrs.ingestion import Outcome, ingest_dsr
 from dsrs.models import DSR
 from dsrs.percentile import top_percentile_resources

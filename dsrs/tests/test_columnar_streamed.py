@@ -1,5 +1,5 @@
-"""Copies written while the lines are loaded (dsrs.columnar.streamed), in either format: COPY text
-that DuckDB reads (dsrs.columnar.copy_text) or Parquet. The same rows and the same exact units as
+"""Copies written while the lines are loaded (dsrs.storage.columnar.streamed), in either format: COPY text
+that DuckDB reads (dsrs.storage.columnar.copy_text) or Parquet. The same rows and the same exact units as
 a copy read back from PostgreSQL, PostgreSQL's units whenever DuckDB cannot give them exactly,
 and nothing left behind by an ingestion that fails."""
 
@@ -13,16 +13,16 @@ import pytest
 from django.db import connection
 from psycopg import sql
 
-from dsrs import columnar
-from dsrs.columnar import streamed
-from dsrs.columnar.copy_text import copy_lines
-from dsrs.columnar.paths import WRITING
-from dsrs.columnar.read_back import write_from_database
+from dsrs.storage import columnar
+from dsrs.storage.columnar import streamed
+from dsrs.storage.columnar.copy_text import copy_lines
+from dsrs.storage.columnar.paths import WRITING
+from dsrs.storage.columnar.read_back import write_from_database
 from dsrs.ingestion import Outcome, ingest_dsr
 from dsrs.percentile import top_percentile_resources
 from dsrs.models import DSR
 from dsrs.percentile.ranking import line_units
-from dsrs.usage_storage import partition_name
+from dsrs.storage.partitions import partition_name
 
 from .conftest import SEED_DATA
 from .dsrf_files import NAME as DSRF_NAME

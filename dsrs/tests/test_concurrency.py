@@ -7,8 +7,8 @@ import time
 import pytest
 from django.db import connection
 
-from dsrs import deletion
-from dsrs.deletion import DeletionBusy, delete_dsrs
+from dsrs.storage import deletion
+from dsrs.storage.deletion import DeletionBusy, delete_dsrs
 from dsrs.ingestion import ingest_dsr
 from dsrs.models import DSR
 
@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.usefixtures("committing_db"), pytest.mark.slow]
 
 BIG = "Spotify_SpotifyDuo_NO_NOK_20200101-20200131.tsv"
 SMALL = "Spotify_SpotifyPremium_ES_EUR_20200101-20200131.tsv"
-# What a reader may wait behind a deletion: usage_storage.LOCK_TIMEOUT, and slack for a busy
+# What a reader may wait behind a deletion: partitions.LOCK_TIMEOUT, and slack for a busy
 # machine; without the fixes readers wait until their 5 s statement_timeout.
 READER_WAIT = 2.0
 

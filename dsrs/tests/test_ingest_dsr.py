@@ -216,13 +216,13 @@ def test_a_missing_file_fails(tmp_path):
 
 
 def test_a_database_error_in_the_middle_of_the_load_leaves_no_trace(write_dsr, monkeypatch):
-    from dsrs import usage_storage
+    from dsrs.storage import partitions
 
     def failing_attach(dsr_id):
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1/0")
 
-    monkeypatch.setattr(usage_storage, "attach_partition", failing_attach)
+    monkeypatch.setattr(partitions, "attach_partition", failing_attach)
 
     result = ingest_dsr(path=write_dsr(EUR_JANUARY_2020, GOOD))
 
@@ -409,10 +409,10 @@ class TestSignals:
         return send_when_called
 
     def test_a_signal_before_the_commit_rolls_the_file_back_and_exits_128_plus_its_number(self, write_dsr, signal_at, capsys):
-        from dsrs import usage_storage
+        from dsrs.storage import partitions
 
         first, second = write_dsr(EUR_JANUARY_2020, GOOD), write_dsr(NOK_JANUARY_2020, GOOD)
-        signal_at(usage_storage, "take_turn_to_commit", signal.SIGTERM)
+        signal_at(partitions, "take_turn_to_commit", signal.SIGTERM)
 
         with pytest.raises(CommandError, match="^interrupted: 2 of 2 files not ingested$") as raised:
             call_command("ingest_dsr", str(first), str(second))
@@ -514,7 +514,8 @@ def test_after_a_copy_error_the_counts_are_those_of_the_lines_handed_to_copy_and
 
     import psycopg
 
-    from dsrs import ingestion, usage_storage
+    from dsrs import ingestion
+    from dsrs.storage import partitions
 
     path = write_dsr(NOK_JANUARY_2020, [f"id{i}\ttitle {i}\tartist\tisrc\t{i}\t{i}.5" for i in range(100_000)])
     handed_over = []
@@ -532,7 +533,7 @@ def test_after_a_copy_error_the_counts_are_those_of_the_lines_handed_to_copy_and
         threads_while_recording.extend(t.name for t in threading.enumerate() if t.name.startswith("dsr-"))
         return record_failure(*args)
 
-    monkeypatch.setattr(usage_storage, "load_partition", copy_failing_at_the_fourth_chunk)
+    monkeypatch.setattr(partitions, "load_partition", copy_failing_at_the_fourth_chunk)
     monkeypatch.setattr(ingestion, "_record_failure", spying_record_failure)
 
     result = ingest_dsr(path=path)

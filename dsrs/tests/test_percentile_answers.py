@@ -13,7 +13,7 @@ import pytest
 from django.db import connection
 
 from dsrs import percentile
-from dsrs.deletion import delete_dsrs
+from dsrs.storage.deletion import delete_dsrs
 from dsrs.ingestion import ingest_dsr
 from dsrs.models import DSR
 from dsrs.percentile import ranking as ranking_module

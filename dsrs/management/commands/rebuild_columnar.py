@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from dsrs.columnar import rebuild
+from dsrs.storage.columnar import rebuild
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ Locks on dsrs_usage, which every reader takes in ACCESS SHARE mode: a load takes
 attaches its table at the very end (SHARE UPDATE EXCLUSIVE, which readers pass), so a COPY,
 however slow or stalled, blocks neither readers nor deletions. Dropping a partition takes ACCESS
 EXCLUSIVE, which waits for running readers and holds up new ones meanwhile: it waits at most
-LOCK_TIMEOUT each time (dsrs.deletion tries again).
+LOCK_TIMEOUT each time (dsrs.storage.deletion tries again).
 """
 
 from collections.abc import Iterable

@@ -1,7 +1,7 @@
 """A DSR's usage lines, as the PostgreSQL COPY text its ingestion loads, read on stdin and written
 as its Parquet copy: `python to_parquet.py OUTPUT MEMORY_LIMIT EUR_RATE [--led-by-dsr-id]`.
 
-For COLUMNAR_FORMAT=parquet (dsrs.columnar.streamed). Run as a process of its own, beside the
+For COLUMNAR_FORMAT=parquet (dsrs.storage.columnar.streamed). Run as a process of its own, beside the
 ingestion that feeds it the very bytes its COPY sends: DuckDB parses and writes on the core the
 ingestion leaves idle, its memory stays out of the ingesting process, and a crash of it out of
 the ingestion. A plain script, without Django, so that it starts in a fraction of a second; the

@@ -1,13 +1,13 @@
 """Copies written while their DSR's lines are loaded, from the very COPY text the load sends, in
 the form COLUMNAR_FORMAT says:
 - text: each chunk that goes to PostgreSQL is also written to the copy, which DuckDB parses at
-  each cold query (dsrs.columnar.copy_text). It costs the ingestion next to nothing;
-- parquet: each chunk also goes to a child process (dsrs/columnar/to_parquet.py) that encodes the
+  each cold query (dsrs.storage.columnar.copy_text). It costs the ingestion next to nothing;
+- parquet: each chunk also goes to a child process (to_parquet.py, beside this module) that encodes the
   lines as Parquet with DuckDB, on the core the ingestion leaves idle: about 1.8 s of CPU per 2.5M
   lines, which the load needs on two cores (2.5M lines in 2.6-3.2 s instead of 1.9 s), for cold
   queries about twice as fast.
 Either way the copy holds the bytes PostgreSQL parsed, and is published only once they are
-committed (dsrs.columnar). A Parquet writer that fails (a line it cannot round exactly, a full
+committed (dsrs.storage.columnar). A Parquet writer that fails (a line it cannot round exactly, a full
 disk) costs the ingestion nothing: its copy is read back from PostgreSQL after the commit
 instead. A DSRF file of several reports sends its DSRs' lines interleaved: their copies are read
 back too. Whatever is not published when the ingestion is over, committed or not, is removed.
@@ -27,8 +27,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from dsrs.columnar.copy_text import DSRF_TEXT, PARQUET, TEXT
-from dsrs.columnar.paths import new_name, scratch_folder
+from dsrs.storage.columnar.copy_text import DSRF_TEXT, PARQUET, TEXT
+from dsrs.storage.columnar.paths import new_name, scratch_folder
 from dsrs.models import DSR
 
 logger = logging.getLogger(__name__)

@@ -5,9 +5,9 @@ over files, DuckDB does it several times faster than PostgreSQL over its heap ro
 grows with the lines (README, "Hundreds of millions of usages"). The copy is derived data;
 PostgreSQL stays the system of record:
 - written from what PostgreSQL committed: the COPY text its load sends, written as the lines load
-  (dsrs.columnar.streamed), or else Parquet read back from the committed partition
-  (dsrs.columnar.read_back); DuckDB reads each line with the exact EUR units of the PostgreSQL
-  ranking (dsrs.columnar.copy_text), so both engines give the same answer;
+  (dsrs.storage.columnar.streamed), or else Parquet read back from the committed partition
+  (dsrs.storage.columnar.read_back); DuckDB reads each line with the exact EUR units of the PostgreSQL
+  ranking (dsrs.storage.columnar.copy_text), so both engines give the same answer;
 - atomically: the file is written under a scratch folder, renamed, and only once the DSR is
   committed named in its row (`columnar_copy`); queries read only copies that committed rows name;
 - removed with its DSR, once the deletion commits; `rebuild_columnar` writes missing copies again
@@ -27,10 +27,10 @@ import psycopg
 from django.conf import settings
 from django.db import transaction
 
-from dsrs.columnar.copy_text import PARQUET
-from dsrs.columnar.paths import WRITING, copy_path, directory, new_name, scratch_folder
-from dsrs.columnar.read_back import write_from_database
-from dsrs.columnar.streamed import StreamedCopies, streamed_copies
+from dsrs.storage.columnar.copy_text import PARQUET
+from dsrs.storage.columnar.paths import WRITING, copy_path, directory, new_name, scratch_folder
+from dsrs.storage.columnar.read_back import write_from_database
+from dsrs.storage.columnar.streamed import StreamedCopies, streamed_copies
 from dsrs.models import DSR
 
 __all__ = ["StreamedCopies", "copy_path", "directory", "rebuild", "remove_copies", "streamed_copies", "write_copies", "write_copy"]

@@ -8,11 +8,11 @@ from pathlib import Path
 import duckdb
 from psycopg import sql
 
-from dsrs.columnar.copy_text import quoted
-from dsrs.connections import own_connection
+from dsrs.storage.columnar.copy_text import quoted
+from dsrs.storage.connections import own_connection
 from dsrs.models import DSR
 from dsrs.percentile.ranking import line_units
-from dsrs.usage_storage import partition_name
+from dsrs.storage.partitions import partition_name
 
 # The columns of a copy, as DuckDB reads PostgreSQL's CSV output of them.
 # A line's units are below 10^33 (revenue below 10^15, rates of 1e-10 and more): 38 digits hold them.

@@ -1,5 +1,5 @@
 """How DuckDB reads a copy of a DSR's lines kept as the very COPY text its ingestion sent to
-PostgreSQL (dsrs.columnar.streamed), or as Parquet (dsrs.columnar.read_back): the SQL of its lines,
+PostgreSQL (dsrs.storage.columnar.streamed), or as Parquet (dsrs.storage.columnar.read_back): the SQL of its lines,
 `dsp_id, title, artists, isrc, usages, units`, for the ranking (dsrs.percentile.columnar_ranking).
 
 Each line's units of 1e-8 EUR are those of the PostgreSQL ranking (dsrs.percentile.ranking.

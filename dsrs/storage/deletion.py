@@ -2,7 +2,7 @@
 
 A DSR goes with its partition. Dropping a partition has to wait until no running query reads
 dsrs_usage, and while it waits every new reader would queue behind it: so each try waits at
-most usage_storage.LOCK_TIMEOUT for its locks, and the deletion tries again, for up to
+most partitions.LOCK_TIMEOUT for its locks, and the deletion tries again, for up to
 PATIENCE_SECONDS, between readers.
 """
 
@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from django.db import OperationalError, transaction
 from psycopg import errors
 
-from dsrs import columnar, usage_storage
+from dsrs.storage import columnar, partitions
 from dsrs.models import DSR
-from dsrs.percentile import cache as percentile_cache
+from dsrs.storage import kept_answers
 
 PATIENCE_SECONDS = 10.0  # an admin request; far below gunicorn's timeout (120 s in the Dockerfile)
 PAUSE_SECONDS = 0.1  # between tries: lets the readers queued meanwhile pass
@@ -36,13 +36,13 @@ def delete_dsrs(dsrs: Iterable[DSR]) -> None:
     gives_up = time.monotonic() + PATIENCE_SECONDS
     while True:
         try:
-            with transaction.atomic(), usage_storage.lock_wait_limited():
+            with transaction.atomic(), partitions.lock_wait_limited():
                 # The rows' copy names as of now: a copy being written meanwhile waits for its row.
                 copies = list(DSR.objects.select_for_update().filter(id__in=[dsr.id for dsr in dsrs]).values_list("columnar_copy", flat=True))
                 for dsr in dsrs:
-                    usage_storage.drop_partition(dsr.id)
+                    partitions.drop_partition(dsr.id)
                     DSR.objects.filter(id=dsr.id).delete()
-                percentile_cache.forget_dsrs([dsr.id for dsr in dsrs])
+                kept_answers.forget_dsrs([dsr.id for dsr in dsrs])
                 # Only once the deletion is committed: a rollback keeps the DSR and its copy.
                 transaction.on_commit(lambda: columnar.remove_copies(copies))
             return

@@ -1,5 +1,5 @@
 """Where the copies of the DSRs' lines live: COLUMNAR_DIR, each copy named after its DSR and by
-its kind (dsrs.columnar.copy_text), and the scratch folders copies are written in before they
+its kind (dsrs.storage.columnar.copy_text), and the scratch folders copies are written in before they
 are renamed into place."""
 
 import secrets
@@ -21,7 +21,7 @@ def copy_path(name: str) -> Path:
 
 
 def new_name(dsr_id: int, kind: str) -> str:
-    """A new file name for a copy of DSR `dsr_id`; `kind`: a suffix of dsrs.columnar.copy_text."""
+    """A new file name for a copy of DSR `dsr_id`; `kind`: a suffix of dsrs.storage.columnar.copy_text."""
     return f"dsr-{int(dsr_id)}-{secrets.token_hex(8)}{kind}"
 
 
