@@ -14,7 +14,7 @@ django.setup()
 import time  # noqa: E402
 
 from dsrs.storage import columnar  # noqa: E402
-from dsrs.ingestion import ingest_dsr  # noqa: E402
+from dsrs.ingest.service import ingest_dsr  # noqa: E402
 
 copy_seconds = 0.0
 write_copies = columnar.write_copies

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from dsrs.storage.connections import own_connection
-from dsrs.ingestion import Progress
+from dsrs.ingest.service import Progress
 
 # Often enough for a client that polls; rarely enough to cost nothing next to the load.
 WRITE_EVERY_SECONDS = 1.0

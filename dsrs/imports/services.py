@@ -21,7 +21,7 @@ from django.utils import timezone
 from dsrs.filenames import DSRF_EXPECTED, EXPECTED, FILE_NAME, FileNameError, is_dsrf_file_name, parse_dsrf_file_name
 from dsrs.imports import files
 from dsrs.imports.progress import progress_writer
-from dsrs.ingestion import IngestResult, Outcome, ingest_dsr, recognised_file_name
+from dsrs.ingest.service import IngestResult, Outcome, ingest_dsr, recognised_file_name
 from dsrs.models import DSR, Import
 
 STATUS_OF_OUTCOME = {

@@ -1,2 +1,3 @@
-"""The parts of ingestion (dsrs.ingestion is the service that runs them): the thread pipeline
-and the reading of a DSR file into validated COPY text."""
+"""Where a DSR file is ingested: `service.py` is the service everything calls (`ingest_dsr`: one
+file in, its DSRs with their usage lines committed, or nothing), `pipeline.py` the threads it
+streams a file through, `interrupts.py` how Ctrl-C and SIGTERM roll a file back."""

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import setup_databases, teardown_databases
 
 from dsrs.storage.deletion import delete_dsrs
-from dsrs.ingestion import Outcome, ingest_dsr
+from dsrs.ingest.service import Outcome, ingest_dsr
 from dsrs.models import DSR
 
 HEADER = "dsp_id\ttitle\tartists\tisrc\tusages\trevenue"

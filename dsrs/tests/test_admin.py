@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from model_bakery import baker
 
-from dsrs.ingestion import ingest_dsr
+from dsrs.ingest.service import ingest_dsr
 from dsrs.models import DSR
 
 from .conftest import stored_lines, usage_partitions

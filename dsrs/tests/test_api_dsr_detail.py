@@ -2,7 +2,7 @@
 
 import pytest
 
-from dsrs.ingestion import ingest_dsr
+from dsrs.ingest.service import ingest_dsr
 
 pytestmark = pytest.mark.django_db
 

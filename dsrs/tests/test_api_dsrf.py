@@ -3,7 +3,7 @@
 import pytest
 
 from dsrs.generator import generate_dsrf
-from dsrs.ingestion import Outcome, ingest_dsr
+from dsrs.ingest.service import Outcome, ingest_dsr
 
 from .conftest import REFERENCE_CONTRACT
 from .dsrf_files import HEAD, NAME, foot, release, resource, sale, write_dsrf

@@ -18,7 +18,7 @@ from dsrs.storage import columnar
 from dsrs.storage.columnar.copy_text import copy_lines
 from dsrs.storage.columnar.paths import WRITING
 from dsrs.storage.deletion import delete_dsrs
-from dsrs.ingestion import Outcome, ingest_dsr
+from dsrs.ingest.service import Outcome, ingest_dsr
 from dsrs.models import DSR
 from dsrs.percentile import top_percentile_resources
 

@@ -18,7 +18,7 @@ from dsrs.storage.columnar import streamed
 from dsrs.storage.columnar.copy_text import copy_lines
 from dsrs.storage.columnar.paths import WRITING
 from dsrs.storage.columnar.read_back import write_from_database
-from dsrs.ingestion import Outcome, ingest_dsr
+from dsrs.ingest.service import Outcome, ingest_dsr
 from dsrs.percentile import top_percentile_resources
 from dsrs.models import DSR
 from dsrs.percentile.ranking import line_units

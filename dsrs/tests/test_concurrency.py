@@ -9,7 +9,7 @@ from django.db import connection
 
 from dsrs.storage import deletion
 from dsrs.storage.deletion import DeletionBusy, delete_dsrs
-from dsrs.ingestion import ingest_dsr
+from dsrs.ingest.service import ingest_dsr
 from dsrs.models import DSR
 
 from .processes import BIG_FILE_LINES, finish, observer, pause_in_copy, resume, usage_tables, write_big_dsr

@@ -14,7 +14,7 @@ from procrastinate.jobs import Job
 from dsrs.imports import files, services
 from dsrs.imports.services import NotRequeueable, TransientFailure, create_import, requeue_import, run_import
 from dsrs.imports.tasks import RETRY
-from dsrs.ingestion import IngestResult, Outcome
+from dsrs.ingest.service import IngestResult, Outcome
 from dsrs.models import DSR, Import
 
 from .dsrf_files import NAME as DSRF_NAME

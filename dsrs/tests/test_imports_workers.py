@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
 
-from dsrs.ingestion import file_sha256
+from dsrs.ingest.service import file_sha256
 from dsrs.models import DSR, Import
 
 from .conftest import usage_partitions

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from dsrs.ingestion import Outcome, ingest_dsr
+from dsrs.ingest.service import Outcome, ingest_dsr
 from dsrs.models import DSR, Currency, Territory
 
 from .conftest import SEED_DATA, stored_lines, usage_partitions
@@ -422,7 +422,7 @@ class TestSignals:
         assert (DSR.objects.count(), usage_partitions()) == (0, [])
 
     def test_a_signal_during_a_commit_lets_it_finish_and_stops_before_the_next_file(self, write_dsr, signal_at, capsys):
-        from dsrs import ingestion
+        from dsrs.ingest import service as ingestion
 
         first, second = write_dsr(EUR_JANUARY_2020, GOOD), write_dsr(NOK_JANUARY_2020, GOOD)
         signal_at(ingestion, "_log_result", signal.SIGINT)
@@ -438,7 +438,7 @@ class TestSignals:
         assert (dsr.status, usage_partitions()) == ("ingested", [f"dsrs_usage_{dsr.id}"])
 
     def test_a_signal_during_the_last_commit_exits_zero(self, write_dsr, signal_at, capsys):
-        from dsrs import ingestion
+        from dsrs.ingest import service as ingestion
 
         signal_at(ingestion, "_log_result", signal.SIGINT)
 
@@ -514,7 +514,7 @@ def test_after_a_copy_error_the_counts_are_those_of_the_lines_handed_to_copy_and
 
     import psycopg
 
-    from dsrs import ingestion
+    from dsrs.ingest import service as ingestion
     from dsrs.storage import partitions
 
     path = write_dsr(NOK_JANUARY_2020, [f"id{i}\ttitle {i}\tartist\tisrc\t{i}\t{i}.5" for i in range(100_000)])

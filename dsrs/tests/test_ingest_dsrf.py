@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from dsrs.ingestion import Outcome, ingest_dsr
+from dsrs.ingest.service import Outcome, ingest_dsr
 from dsrs.models import DSR
 from dsrs.rates import mean_ecb_rate
 

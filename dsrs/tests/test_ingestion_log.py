@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 
 from dsr_project.settings import LOGGING, logging_config
 from dsrs.filenames import EXPECTED
-from dsrs.ingestion import ingest_dsr
+from dsrs.ingest.service import ingest_dsr
 
 pytestmark = pytest.mark.django_db
 

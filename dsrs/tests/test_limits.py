@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.core.management import CommandError, call_command
 
-from dsrs.ingestion import Outcome, ingest_dsr
+from dsrs.ingest.service import Outcome, ingest_dsr
 from dsrs.models import DSR
 
 

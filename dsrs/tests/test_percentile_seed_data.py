@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dsrs.ingestion import Outcome, ingest_dsr
+from dsrs.ingest.service import Outcome, ingest_dsr
 from dsrs.models import DSR
 
 from .conftest import SEED_DATA, body

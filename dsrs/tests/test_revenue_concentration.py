@@ -3,7 +3,7 @@
 import pytest
 
 from dsrs.admin.concentration import RevenueConcentration, revenue_concentration
-from dsrs.ingestion import ingest_dsr
+from dsrs.ingest.service import ingest_dsr
 
 pytestmark = pytest.mark.django_db
 

@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from dsrs.ingestion import Outcome, ingest_dsr
+from dsrs.ingest.service import Outcome, ingest_dsr
 
 from .conftest import REFERENCE_CONTRACT, SEED_DATA
 from .test_schema import OPENAPI_MD

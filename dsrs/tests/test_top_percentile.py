@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from psycopg import sql
 
-from dsrs.ingestion import ingest_dsr
+from dsrs.ingest.service import ingest_dsr
 from dsrs.models import DSR
 from dsrs.percentile import Resource, selected_dsr_ids, top_percentile_resources
 from dsrs.percentile.ranking import CLASSES_PER_E, Ranking

@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from dsrs.filenames import FileNameError
 from dsrs.imports.services import create_import
 from dsrs.ingest import interrupts
-from dsrs.ingestion import IngestResult, Progress, ingest_dsr
+from dsrs.ingest.service import IngestResult, Progress, ingest_dsr
 from dsrs.rates import RATE_LIMIT, RATE_PLACES
 
 

@@ -33,7 +33,9 @@ from dsrs.ingest.reader import FileFailure, LineCounts, read_blocks, validated_c
 from dsrs.models import DSR, Currency, Territory
 from dsrs.rates import RateError, mean_ecb_rate
 
-logger = logging.getLogger(__name__)
+# The logger's name is what log collectors filter the per-file records on: it stays the one it had
+# before the service moved here.
+logger = logging.getLogger("dsrs.ingestion")
 
 # More read-ahead only lets the reading threads take the GIL from the COPY thread more often.
 READ_AHEAD_CHUNKS = 4
