@@ -21,8 +21,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
 
-from dsrs.filenames import parse_dsrf_file_name
-from dsrs.lines import HEADER
+from dsrs.formats.filenames import parse_dsrf_file_name
+from dsrs.formats.tsv import HEADER
 
 CATALOGUE_SEED = 20200101
 # Half as many resources as lines, up to this many: the catalogue is held in memory (~0.5 KB a
@@ -176,7 +176,7 @@ DSRF_MODELS = (("SUB", "SubscriptionModel", 1.0, "0.0035"), ("ADS", "Advertiseme
 
 def generate_dsrf(path: Path, *, sales: int, seed: int) -> None:
     """Write a DDEX DSRF file (Basic Audio profile 1.3) of `sales` sales records to `path`, named by
-    the DSRF convention (dsrs.filenames.DSRF_FILE_NAME), which gives its sender, recipient,
+    the DSRF convention (dsrs.formats.filenames.DSRF_FILE_NAME), which gives its sender, recipient,
     service, period and territory (several when the name has none); gzipped when it ends in .gz.
 
     Blocks of one release, its resources (from the Zipf catalogue of generate_dsr) and their sales

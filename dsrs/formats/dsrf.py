@@ -27,17 +27,10 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from dsrs.ingest.reader import (
-    MAX_LINE_BYTES,
-    REPORTED_REJECTIONS,
-    Block,
-    Chunk,
-    TooLong,
-    read_blocks,
-    read_errors_as_failures,
-    whole_lines,
-)
-from dsrs.lines import MAX_REVENUE_CHARS, MAX_USAGES, REVENUE, REVENUE_LIMIT, Rejection
+from dsrs.formats.blocks import MAX_LINE_BYTES, Block, TooLong, read_blocks, read_errors_as_failures, whole_lines
+from dsrs.formats.usage_lines import REPORTED_REJECTIONS, Chunk, Rejection
+from dsrs.formats.values import MAX_REVENUE_CHARS, MAX_USAGES, MAX_USAGES_DIGITS, REVENUE, REVENUE_LIMIT
+from dsrs.formats.values import shown as _show
 
 PROFILE = "basicaudioprofile"  # "BasicAudioProfile", compared without case or spaces
 PROFILE_VERSIONS = ("1.0", "1.1", "1.2", "1.3")
@@ -45,7 +38,6 @@ REVENUE_SCALE = 10
 # A summary's Usages adds up its sales' usages (each at most MAX_USAGES): 18 digits stay exact and
 # far from any limit of Python ints; PostgreSQL never stores it.
 MAX_SUMMARY_USAGES_DIGITS = 18
-MAX_USAGES_DIGITS = len(str(MAX_USAGES))
 MAX_NAME_CHARS = 100  # DSR.dsp, service, society and recipient_party_id
 SUMMARY_KINDS = (b"SY01", b"SY02")
 
@@ -498,7 +490,3 @@ def _date(number: int, name: str, text: str) -> date:
 
 def _name(record_type: bytes) -> str:
     return record_type[:20].decode("utf-8", "replace")
-
-
-def _show(value: bytes) -> str:
-    return repr(value[:50].decode("utf-8", "replace"))

@@ -18,7 +18,7 @@ from django.db import DatabaseError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from dsrs.filenames import DSRF_EXPECTED, EXPECTED, FILE_NAME, FileNameError, is_dsrf_file_name, parse_dsrf_file_name
+from dsrs.formats.filenames import DSRF_EXPECTED, EXPECTED, FILE_NAME, FileNameError, is_dsrf_file_name, parse_dsrf_file_name
 from dsrs.imports import files
 from dsrs.imports.progress import progress_writer
 from dsrs.ingest.service import IngestResult, Outcome, ingest_dsr, recognised_file_name

@@ -3,7 +3,7 @@
 `ingest_dsr` is what the ingest_dsr command (and anything else) calls. The file's format is told
 from its content (dsrs.formats): the project's TSV makes one DSR; a DDEX DSRF file one per
 (territory, currency) of its summary records (dsrs.formats.dsrf). A file is streamed in bounded
-chunks through three threads: read (gunzip) and validate (dsrs.ingest.reader, or the DSRF
+chunks through three threads: read (gunzip) and validate (dsrs.formats.tsv, or the DSRF
 reader), COPY (dsrs.storage.partitions) in the calling thread, so memory does not grow with the file.
 The lines, the DSRs and their `ingested` status become visible in one commit; on any failure the
 transaction rolls back and only `failed` DSR rows are recorded.
@@ -24,12 +24,14 @@ from django.db import DatabaseError, OperationalError, connection, transaction
 
 from dsrs.storage import columnar, partitions
 from dsrs.storage.deletion import delete_dsr
-from dsrs.filenames import DsrFileName, FileNameError, parse_dsr_file_name
-from dsrs.formats import Format, detect_format
+from dsrs.formats.filenames import DsrFileName, FileNameError, parse_dsr_file_name
+from dsrs.formats.detect import Format, detect_format
 from dsrs.formats import dsrf
 from dsrs.ingest.interrupts import interruptible
 from dsrs.ingest.pipeline import in_thread
-from dsrs.ingest.reader import FileFailure, LineCounts, read_blocks, validated_chunks
+from dsrs.formats.blocks import FileFailure, read_blocks
+from dsrs.formats.tsv import validated_chunks
+from dsrs.formats.usage_lines import LineCounts
 from dsrs.models import DSR, Currency, Territory
 from dsrs.rates import RateError, mean_ecb_rate
 

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from dsrs.filenames import DsrFileName, FileNameError, is_dsrf_file_name, parse_dsr_file_name, parse_dsrf_file_name
+from dsrs.formats.filenames import DsrFileName, FileNameError, is_dsrf_file_name, parse_dsr_file_name, parse_dsrf_file_name
 
 
 def test_it_parses_a_gzipped_name_without_society():

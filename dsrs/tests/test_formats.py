@@ -4,7 +4,7 @@ import gzip
 
 import pytest
 
-from dsrs.formats import Format, detect_format
+from dsrs.formats.detect import Format, detect_format
 
 from .dsrf_files import HEAD, NAME
 

@@ -8,7 +8,7 @@ from django.db import connection
 from dsrs.formats.dsrf import read_prelude
 from dsrs.generator import SAMPLES, generate_dsr, generate_dsrf, generate_samples
 from dsrs.ingest.service import Outcome, ingest_dsr
-from dsrs.lines import line_rejection
+from dsrs.formats.tsv import line_rejection
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from dsr_project.settings import LOGGING, logging_config
-from dsrs.filenames import EXPECTED
+from dsrs.formats.filenames import EXPECTED
 from dsrs.ingest.service import ingest_dsr
 
 pytestmark = pytest.mark.django_db

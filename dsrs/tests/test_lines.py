@@ -1,6 +1,8 @@
 import pytest
 
-from dsrs.lines import HeaderError, Rejection, check_header, line_rejection, to_copy_text
+from dsrs.formats.tsv import HeaderError, check_header, line_rejection, to_copy_text
+
+from dsrs.formats.usage_lines import Rejection
 
 
 @pytest.mark.parametrize(

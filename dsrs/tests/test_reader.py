@@ -1,4 +1,4 @@
-"""dsrs.ingest.reader: a DSR file into validated COPY text, in bounded memory and linear time."""
+"""dsrs.formats.blocks and dsrs.formats.tsv: a DSR file into validated COPY text, in bounded memory and linear time."""
 
 import gzip
 import io
@@ -6,8 +6,12 @@ import tracemalloc
 
 import pytest
 
-from dsrs.ingest.reader import CHUNK_BYTES, MAX_LINE_BYTES, FileFailure, LineCounts, read_blocks, validated_chunks
-from dsrs.lines import Rejection
+from dsrs.formats.blocks import CHUNK_BYTES, MAX_LINE_BYTES, FileFailure, read_blocks
+
+from dsrs.formats.tsv import validated_chunks
+
+from dsrs.formats.usage_lines import LineCounts
+from dsrs.formats.usage_lines import Rejection
 
 HEADER = b"dsp_id\ttitle\tartists\tisrc\tusages\trevenue\n"
 

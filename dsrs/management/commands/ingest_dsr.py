@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 
-from dsrs.filenames import FileNameError
+from dsrs.formats.filenames import FileNameError
 from dsrs.imports.services import create_import
 from dsrs.ingest import interrupts
 from dsrs.ingest.service import IngestResult, Progress, ingest_dsr

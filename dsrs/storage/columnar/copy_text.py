@@ -24,7 +24,7 @@ REVENUE_PLACES = 18
 # Below this many units, the product of doubles is within 5e-5 of the exact quotient.
 DOUBLE_EXACT_BELOW = 1e11
 DOUBLE_MARGIN = 0.001
-# A line is at most 1 MiB as read (dsrs.ingest.reader.MAX_LINE_BYTES); COPY text escapes a
+# A line is at most 1 MiB as read (dsrs.formats.blocks.MAX_LINE_BYTES); COPY text escapes a
 # backslash as two.
 MAX_LINE_BYTES = 4 << 20
 INEXACT = "no exact units"
@@ -37,7 +37,7 @@ COLUMNS = {"dsp_id": "VARCHAR", "title": "VARCHAR", "artists": "VARCHAR", "isrc"
 
 
 def unescaped(column: str) -> str:
-    """COPY text of a text column as its value: dsrs.lines escapes a backslash (as \\\\) and a
+    """COPY text of a text column as its value: dsrs.formats.tsv escapes a backslash (as \\\\) and a
     carriage return (as \\r), the DSRF reader a tab and a line feed too (\\t, \\n). NUL, which no
     stored line holds, stands for an escaped backslash while the others are unescaped. DuckDB
     reads an empty field as NULL."""
@@ -48,7 +48,7 @@ def unescaped(column: str) -> str:
 
 
 def decimal_places(revenue: str) -> str:
-    """An upper bound of the decimal places of a validated revenue (dsrs.lines.REVENUE): the digits
+    """An upper bound of the decimal places of a validated revenue (dsrs.formats.values.REVENUE): the digits
     after the point, plus the negative exponent's, if any."""
     mantissa_places = "CASE WHEN strpos({m}, '.') = 0 THEN 0 ELSE length({m}) - strpos({m}, '.') END"
     plain = mantissa_places.format(m=revenue)

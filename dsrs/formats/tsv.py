@@ -1,27 +1,23 @@
-"""Where a DSR line is validated, and valid lines are turned into PostgreSQL COPY text.
+"""Where a TSV DSR file is read: its header checked, its lines validated and turned into
+PostgreSQL COPY text.
 
-Lines are handled a chunk at a time: a chunk whose lines are all valid (the usual case) is checked
-by one regular expression and rewritten by a few bytes-level passes, all in C, so the cost per line
-stays far below a Python loop. Only a chunk holding a bad line is walked line by line, to say
-which line is wrong and why.
+`validated_chunks` is the TSV reader's stage of the ingestion pipeline: it checks the header in
+the first block, cuts whole lines (dsrs.formats.blocks) and validates them a chunk at a time. A
+chunk whose lines are all valid (the usual case) is checked by one regular expression and
+rewritten by a few bytes-level passes, all in C, so the cost per line stays far below a Python
+loop. Only a chunk holding a bad line is walked line by line, to say which line is wrong and why.
 """
 
+import itertools
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
-HEADER = ("dsp_id", "title", "artists", "isrc", "usages", "revenue")
-# Bounds that keep every sum the API returns exact and finite: a resource's usages summed over
-# fewer than 9.2 million lines fit a bigint (and JSON integers of 64 bits); revenue below 10^15
-# per line, divided by an EUR rate of at least 1e-10, sums far below what a JSON number (a
-# double) carries. 100 characters keep a revenue's digits within what PostgreSQL numeric holds.
-MAX_USAGES = 10**12 - 1  # twelve digits
-REVENUE_LIMIT = Decimal(10) ** 15  # revenue must be below it
-MAX_REVENUE_CHARS = 100
+from dsrs.formats.blocks import MAX_LINE_BYTES, Block, FileFailure, TooLong, read_errors_as_failures, whole_lines
+from dsrs.formats.usage_lines import Chunk, Rejection
+from dsrs.formats.values import MAX_REVENUE_CHARS, MAX_USAGES, REVENUE, REVENUE_LIMIT, USAGES, shown
 
-# Bytes patterns: \d is [0-9] only, never another script's digits.
-USAGES = re.compile(rb"\d+")
-REVENUE = re.compile(rb"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,3})?")
+HEADER = ("dsp_id", "title", "artists", "isrc", "usages", "revenue")
 
 # The fast path for a chunk of LF-terminated lines: first every line must hold exactly five tabs
 # (one bytes.translate), then one regular expression checks the fields. Knowing the tab count lets
@@ -40,12 +36,6 @@ _VALID_LINES = re.compile(rb"(?:[^\t]+\t[^\t]*\t[^\t]*\t[^\t]*\t\d{0,12}\t" + _F
 # 5th.
 _EMPTY_USAGES = re.compile(rb"\t\t([^\t\n]*\n)")
 _EMPTY_REVENUE = re.compile(rb"\t\n")  # a regex: 3x faster than bytes.replace for this pattern
-
-
-@dataclass(frozen=True)
-class Rejection:
-    line: int
-    reason: str
 
 
 class HeaderError(ValueError):
@@ -79,15 +69,15 @@ def line_rejection(line: bytes) -> str | None:
     if not dsp_id:
         return "empty dsp_id"
     if usages and not USAGES.fullmatch(usages):
-        return f"usages {_show(usages)} is not an unsigned integer (digits 0-9)"
+        return f"usages {shown(usages)} is not an unsigned integer (digits 0-9)"
     if len(usages.lstrip(b"0")) > len(str(MAX_USAGES)):  # no int() of a million digits
-        return f"usages {_show(usages)} is over the limit of {MAX_USAGES:,}"
+        return f"usages {shown(usages)} is over the limit of {MAX_USAGES:,}"
     if len(revenue) > MAX_REVENUE_CHARS:
-        return f"revenue {_show(revenue)} is longer than the limit of {MAX_REVENUE_CHARS} characters"
+        return f"revenue {shown(revenue)} is longer than the limit of {MAX_REVENUE_CHARS} characters"
     if revenue and not REVENUE.fullmatch(revenue):
-        return f"revenue {_show(revenue)} is not an unsigned decimal number"
+        return f"revenue {shown(revenue)} is not an unsigned decimal number"
     if revenue and Decimal(revenue.decode()) >= REVENUE_LIMIT:
-        return f"revenue {_show(revenue)} is not below the limit of 10^15"
+        return f"revenue {shown(revenue)} is not below the limit of 10^15"
     return None
 
 
@@ -137,5 +127,32 @@ def _split_valid(chunk: bytes, first_line: int) -> tuple[bytes, list[Rejection]]
     return b"".join(line + b"\n" for line in valid), rejections
 
 
-def _show(value: bytes) -> str:
-    return repr(value[:50].decode("utf-8", "replace"))
+def validated_chunks(blocks: Iterable[Block]) -> Iterator[Chunk]:
+    """The data lines of the file, validated, about a block at a time, after checking the header
+    in the first block (a first line longer than a block is no header)."""
+    lines_seen = 0  # whose line end was read, the header included
+    blocks = iter(read_errors_as_failures(blocks, lambda: lines_seen))
+    first = next(blocks, None)
+    if first is None:
+        raise FileFailure("line 1: the file is empty, expected a header line")
+    header_end = first.data.find(b"\n")
+    _check_header(first.data if header_end < 0 else first.data[:header_end])
+    lines_seen = 1
+    rest = [Block(first.data[header_end + 1 :], first.bytes_read)] if 0 <= header_end < len(first.data) - 1 else []
+    for lines, bytes_read in whole_lines(itertools.chain(rest, blocks)):
+        if lines is TooLong:
+            lines_seen += 1
+            yield Chunk(b"", 0, [Rejection(lines_seen, f"longer than the limit of {MAX_LINE_BYTES:,} bytes")], bytes_read)
+            continue
+        copy_text, stored, rejections = to_copy_text(lines, first_line=lines_seen + 1)
+        lines_seen += stored + len(rejections)
+        yield Chunk(copy_text, stored, rejections, bytes_read)
+
+
+def _check_header(line: bytes) -> None:
+    if not line:
+        raise FileFailure("line 1: the file is empty, expected a header line")
+    try:
+        check_header(line.removesuffix(b"\r"))
+    except HeaderError as error:
+        raise FileFailure(str(error)) from None
