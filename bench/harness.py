@@ -19,7 +19,7 @@ DATABASE = "dsr_bench"
 COLUMNAR = CACHE / "columnar"
 
 # Four 2.5M-line DSRs of four months, in different currencies and territories: 10M usage lines,
-# of which a period range selects the last three. Each distribution of dsrs.generator has its own.
+# of which a period range selects the last three. Each distribution of dsrs.devtools.generator has its own.
 FILES = {
     "Spotify_SpotifyPremium_ES_EUR_20200101-20200131.tsv.gz": 2,
     "Spotify_SpotifyPremium_NO_NOK_20200201-20200229.tsv.gz": 3,
@@ -74,7 +74,7 @@ def bench_url() -> str:
 
 def bench_file(name: str, lines: int, seed: int, distribution: str = "pareto") -> Path:
     """A generated DSR, cached in .bench/ (outside git) since writing it takes minutes."""
-    from dsrs.generator import generate_dsr
+    from dsrs.devtools.generator import generate_dsr
 
     path = CACHE / distribution / f"{lines}" / name
     if not path.exists():
@@ -95,7 +95,7 @@ DSRF_FILE = "DSR_PADPIDA2011021501G_PADPIDA2007040502I_SpotifyPremium_20200101--
 
 def bench_dsrf_file(sales: int = LINES, seed: int = 2) -> Path:
     """A generated DSRF file, cached in .bench/dsrf/ like the TSV files."""
-    from dsrs.generator import generate_dsrf
+    from dsrs.devtools.generator import generate_dsrf
 
     path = CACHE / "dsrf" / f"{sales}" / DSRF_FILE
     if not path.exists():

@@ -27,7 +27,7 @@ from dsrs.admin.charts import revenue_concentration_chart
 from dsrs.admin.concentration import revenue_concentration
 from dsrs.storage.deletion import DeletionBusy, delete_dsrs
 from dsrs.imports.services import NotRequeueable, requeue_import
-from dsrs.rates import newest_ecb_date
+from dsrs.ecb.rates import newest_ecb_date
 from dsrs.models import DSR, Currency, EcbRate, EcbRateUpdate, Import, Territory
 
 # Three models: the index page is navigation enough, and the sidebar's 300 px are the DSR list's.

@@ -33,7 +33,7 @@ from dsrs.formats.blocks import FileFailure, read_blocks
 from dsrs.formats.tsv import validated_chunks
 from dsrs.formats.usage_lines import LineCounts
 from dsrs.models import DSR, Currency, Territory
-from dsrs.rates import RateError, mean_ecb_rate
+from dsrs.ecb.rates import RateError, mean_ecb_rate
 
 # The logger's name is what log collectors filter the per-file records on: it stays the one it had
 # before the service moved here.

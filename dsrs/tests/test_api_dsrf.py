@@ -2,7 +2,7 @@
 
 import pytest
 
-from dsrs.generator import generate_dsrf
+from dsrs.devtools.generator import generate_dsrf
 from dsrs.ingest.service import Outcome, ingest_dsr
 
 from .conftest import REFERENCE_CONTRACT

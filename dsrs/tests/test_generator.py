@@ -6,7 +6,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from dsrs.formats.dsrf import read_prelude
-from dsrs.generator import SAMPLES, generate_dsr, generate_dsrf, generate_samples
+from dsrs.devtools.generator import SAMPLES, generate_dsr, generate_dsrf, generate_samples
 from dsrs.ingest.service import Outcome, ingest_dsr
 from dsrs.formats.tsv import line_rejection
 

@@ -9,7 +9,7 @@ import pytest
 
 from dsrs.ingest.service import Outcome, ingest_dsr
 from dsrs.models import DSR
-from dsrs.rates import mean_ecb_rate
+from dsrs.ecb.rates import mean_ecb_rate
 
 from .conftest import stored_lines, usage_partitions
 from .dsrf_files import HEAD, NAME, foot, release, resource, sale, summary, write_dsrf

@@ -4,7 +4,7 @@ from decimal import Decimal
 import pytest
 
 from dsrs.models import EcbRate, EcbRateUpdate
-from dsrs.rates import RateError, mean_ecb_rate, newest_ecb_date
+from dsrs.ecb.rates import RateError, mean_ecb_rate, newest_ecb_date
 
 pytestmark = pytest.mark.django_db
 

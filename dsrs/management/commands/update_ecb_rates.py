@@ -4,7 +4,7 @@ from django.db import DatabaseError
 from dsrs.ecb.history import HistoryError
 from dsrs.ecb.sources import ECB_HISTORY_URL, source_name
 from dsrs.ecb.update import update_ecb_rates
-from dsrs.rates import newest_ecb_date
+from dsrs.ecb.rates import newest_ecb_date
 
 
 class Command(BaseCommand):
