@@ -12,9 +12,8 @@ from decimal import Decimal
 from django.db.models import Count, Max, Sum
 
 from dsrs.models import EcbRate
+from dsrs.money import RATE_PLACES
 
-RATE_PLACES = Decimal("1e-10")  # the precision of DSR.eur_rate, and so its smallest value
-RATE_LIMIT = Decimal(10) ** 14  # DSR.eur_rate holds 14 digits before the point: below this
 
 
 class RateError(ValueError):

@@ -23,7 +23,8 @@ from dsrs.storage import columnar
 from dsrs.storage.columnar.copy_text import INEXACT
 from dsrs.storage import kept_answers
 from dsrs.percentile.columnar_ranking import ColumnarRanking
-from dsrs.percentile.ranking import EUR_SCALE, Ranking
+from dsrs.money import EUR_SCALE
+from dsrs.percentile.ranking import Ranking
 from dsrs.percentile.selection import SelectedDsr, selected_dsr_ids, selected_dsrs
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def top_percentile_json(
     Ranking: revenue descending, then dsp_id, then DSP, both in binary order. A resource is in the
     head when the revenue of the resources before it is below `number` % of the total, so 100
     gives every resource with revenue > 0, and a total of 0 gives nothing. Revenue in EUR is exact
-    at EUR_SCALE decimals (see dsrs.percentile.ranking). Title, artists and isrc are, each on its
+    at EUR_SCALE decimals (see dsrs.money). Title, artists and isrc are, each on its
     own, the value of the most recent DSR (latest period_end, then highest id) that reports a
     non-empty one; inside one DSR, whose lines have no order, the greatest in binary order.
     """

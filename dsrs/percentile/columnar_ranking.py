@@ -26,10 +26,10 @@ import duckdb
 from django.conf import settings
 
 from dsrs.storage.columnar.copy_text import copy_lines, quoted
-from dsrs.percentile.ranking import CLASSES_PER_E, UNITS_PER_EUR, Histogram
+from dsrs.money import EUR_SCALE, UNITS_PER_EUR
+from dsrs.percentile.ranking import CLASSES_PER_E, FETCH_ROWS, Histogram
 from dsrs.percentile.selection import SelectedDsr
 
-FETCH_ROWS = 5000
 
 # Every resource with revenue, summed from the two narrow columns of the lines.
 _RESOURCES = """
@@ -60,7 +60,7 @@ WHERE before * 100 < $total * $number
 # units / 1e8 written exactly, with one decimal at least, as PostgreSQL's ranking writes it.
 _REVENUE = f"""
     (units // {UNITS_PER_EUR})::VARCHAR || '.' ||
-    coalesce(nullif(rtrim(lpad((units % {UNITS_PER_EUR})::VARCHAR, 8, '0'), '0'), ''), '0')
+    coalesce(nullif(rtrim(lpad((units % {UNITS_PER_EUR})::VARCHAR, {EUR_SCALE}, '0'), '0'), ''), '0')
 """
 
 _DETAILS = """

@@ -3,7 +3,7 @@ that makes N% of the revenue is cut (design.md section 3). PostgreSQL-specific.
 
 Revenue arithmetic, exact at a fixed scale:
 - a line's EUR revenue is its revenue divided by its DSR's eur_rate, rounded half up to EUR_SCALE
-  decimals (1e-8 EUR), computed with integer division so that the rounding is that of the exact
+  decimals (1e-8 EUR, dsrs.money), computed with integer division so that the rounding is that of the exact
   quotient; amounts are integers of 1e-8 EUR ("units") from then on;
 - a resource's revenue is the exact sum of its lines' units, and the total T the sum of those;
   the ranking (revenue, then dsp_id, then DSP, both in binary order) and the cut
@@ -34,17 +34,15 @@ import itertools
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from decimal import Decimal
 
 import psycopg
 from psycopg import sql
 
 from dsrs.storage.connections import own_connection
+from dsrs.money import line_units
 from dsrs.percentile.selection import SelectedDsr
 from dsrs.storage.partitions import partition_name
 
-EUR_SCALE = 8
-UNITS_PER_EUR = 10**EUR_SCALE
 # Revenue classes are floor(CLASSES_PER_E * ln(units)): a class spans 3% of revenue, so the
 # classes a bucket returns overshoot the resources it needs by little.
 CLASSES_PER_E = 32
@@ -336,17 +334,6 @@ class _Bucket:
 
 def _dsp(dsr: SelectedDsr) -> sql.Composable:
     return sql.SQL('{}::text COLLATE "C"').format(sql.Literal(dsr.dsp))
-
-
-def line_units(eur_rate: Decimal) -> sql.Composable:
-    """A line's EUR revenue in units of 1e-8 EUR (numeric), rounded half up exactly: for x, r >= 0,
-    round(x * U / r) = floor((2 * x * U + r) / (2 * r)), which div() computes exactly."""
-    if eur_rate == 1:
-        # round() of a numeric rounds half away from zero, which is half up for revenue >= 0.
-        return sql.SQL("round(revenue * {})").format(sql.Literal(UNITS_PER_EUR))
-    return sql.SQL("div(revenue * {} + {}, {})").format(
-        sql.Literal(2 * UNITS_PER_EUR), sql.Literal(eur_rate), sql.Literal(2 * eur_rate)
-    )
 
 
 def _detail_columns(dsr: SelectedDsr) -> sql.Composable:

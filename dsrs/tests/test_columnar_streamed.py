@@ -21,7 +21,7 @@ from dsrs.storage.columnar.read_back import write_from_database
 from dsrs.ingest.service import Outcome, ingest_dsr
 from dsrs.percentile import top_percentile_resources
 from dsrs.models import DSR
-from dsrs.percentile.ranking import line_units
+from dsrs.money import line_units
 from dsrs.storage.partitions import partition_name
 
 from .conftest import SEED_DATA

@@ -17,7 +17,7 @@ from dsrs.formats.filenames import FileNameError
 from dsrs.imports.services import create_import
 from dsrs.ingest import interrupts
 from dsrs.ingest.service import IngestResult, Progress, ingest_dsr
-from dsrs.ecb.rates import RATE_LIMIT, RATE_PLACES
+from dsrs.money import RATE_LIMIT, RATE_PLACES
 
 
 # ASCII digits only: Decimal() alone also takes other scripts' digits, underscores and spaces.

@@ -2,7 +2,7 @@
 PostgreSQL (dsrs.storage.columnar.streamed), or as Parquet (dsrs.storage.columnar.read_back): the SQL of its lines,
 `dsp_id, title, artists, isrc, usages, units`, for the ranking (dsrs.percentile.columnar_ranking).
 
-Each line's units of 1e-8 EUR are those of the PostgreSQL ranking (dsrs.percentile.ranking.
+Each line's units of 1e-8 EUR are those of the PostgreSQL ranking (dsrs.money.
 line_units), exactly: round half up of revenue * 10^8 / eur_rate. A Parquet copy holds them; a
 text copy holds the revenue as sent, and they are computed as the lines are read. Revenue of up
 to 18 decimal places (any line of the DSR files seen so far) is held exactly as DECIMAL(33,18) =
@@ -18,8 +18,8 @@ PostgreSQL ranks instead.
 from decimal import Decimal
 from pathlib import Path
 
-UNITS_PER_EUR = 10**8  # dsrs.percentile.ranking.UNITS_PER_EUR
-RATE_SCALE = 10**10  # DSR.eur_rate has 10 decimal places
+from dsrs.money import RATE_DECIMALS, RATE_SCALE, UNITS_PER_EUR
+
 REVENUE_PLACES = 18
 # Below this many units, the product of doubles is within 5e-5 of the exact quotient.
 DOUBLE_EXACT_BELOW = 1e11
@@ -60,7 +60,7 @@ def decimal_places(revenue: str) -> str:
 def units(eur_rate: Decimal) -> str:
     scaled_rate = int(eur_rate * RATE_SCALE)
     if scaled_rate != eur_rate * RATE_SCALE or scaled_rate <= 0:
-        raise ValueError(f"EUR rate {eur_rate} is not a positive number of 10 decimal places")
+        raise ValueError(f"EUR rate {eur_rate} is not a positive number of {RATE_DECIMALS} decimal places")
     revenue = f"CAST(revenue AS DECIMAL(33,{REVENUE_PLACES}))"
     whole = f"CAST(floor({revenue}) AS HUGEINT) * {10**REVENUE_PLACES}"
     fraction = f"CAST(({revenue} - floor({revenue})) * {10**REVENUE_PLACES} AS HUGEINT)"

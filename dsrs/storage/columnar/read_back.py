@@ -1,7 +1,7 @@
 """A copy written from the lines PostgreSQL committed, read back by COPY: for a DSR whose copy was
 not written while its lines were loaded (the DSRs of a DSRF file of several reports, a line the
 streamed writer cannot round exactly, a writer that failed, `rebuild_columnar`). Each line's units come from the SQL of the PostgreSQL ranking
-(dsrs.percentile.ranking.line_units), exact for any line."""
+(dsrs.money.line_units), exact for any line."""
 
 from pathlib import Path
 
@@ -11,7 +11,7 @@ from psycopg import sql
 from dsrs.storage.columnar.copy_text import quoted
 from dsrs.storage.connections import own_connection
 from dsrs.models import DSR
-from dsrs.percentile.ranking import line_units
+from dsrs.money import line_units
 from dsrs.storage.partitions import partition_name
 
 # The columns of a copy, as DuckDB reads PostgreSQL's CSV output of them.

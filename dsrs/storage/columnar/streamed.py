@@ -15,6 +15,7 @@ back too. Whatever is not published when the ingestion is over, committed or not
 
 import fcntl
 import logging
+import os
 import queue
 import shutil
 import subprocess
@@ -34,6 +35,8 @@ from dsrs.models import DSR
 logger = logging.getLogger(__name__)
 
 WRITER = Path(__file__).with_name("to_parquet.py")
+# The writer imports copy_text beside it, which imports dsrs.money: the project on its path.
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 # The writer's DuckDB: CSV buffers and a row group at a time; it spills beyond.
 WRITER_MEMORY_LIMIT = "128MB"
 # A pipe of 1 MiB (Linux's default maximum) instead of 64 KiB: the writer and the load each run at
@@ -158,6 +161,7 @@ class StreamedCopies:
         with open(scratch / "errors", "wb") as errors:
             process = subprocess.Popen(
                 [sys.executable, str(WRITER), *arguments],
+                env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))},
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=errors,

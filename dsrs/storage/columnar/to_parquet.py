@@ -5,7 +5,8 @@ For COLUMNAR_FORMAT=parquet (dsrs.storage.columnar.streamed). Run as a process o
 ingestion that feeds it the very bytes its COPY sends: DuckDB parses and writes on the core the
 ingestion leaves idle, its memory stays out of the ingesting process, and a crash of it out of
 the ingestion. A plain script, without Django, so that it starts in a fraction of a second; the
-lines and their exact units are those of a text copy (copy_text, beside it).
+lines and their exact units are those of a text copy (copy_text, beside it; the project's root is
+on the path streamed.py starts it with, for dsrs.money).
 """
 
 import sys
