@@ -7,7 +7,7 @@ from django.db import OperationalError
 from procrastinate import JobContext, RetryStrategy
 from procrastinate.contrib.django import app
 
-from dsrs.imports import services
+from dsrs.imports import runs
 
 QUEUE = "imports"
 ATTEMPTS = 5
@@ -15,10 +15,10 @@ ATTEMPTS = 5
 RETRY = RetryStrategy(
     max_attempts=ATTEMPTS - 1,  # the retries after the first attempt
     exponential_wait=3,
-    retry_exceptions=[services.TransientFailure, OperationalError, psycopg.OperationalError],
+    retry_exceptions=[runs.TransientFailure, OperationalError, psycopg.OperationalError],
 )
 
 
 @app.task(name="ingest_import", queue=QUEUE, pass_context=True, retry=RETRY)
 def ingest_import(context: JobContext, *, import_id: int) -> None:
-    services.run_import(import_id=import_id, last_attempt=context.job.attempts >= ATTEMPTS - 1)
+    runs.run_import(import_id=import_id, last_attempt=context.job.attempts >= ATTEMPTS - 1)

@@ -11,8 +11,9 @@ from django.db import OperationalError
 from django.utils import timezone
 from procrastinate.jobs import Job
 
-from dsrs.imports import files, services
-from dsrs.imports.services import NotRequeueable, TransientFailure, create_import, requeue_import, run_import
+from dsrs.imports import files, runs
+from dsrs.imports.runs import TransientFailure, run_import
+from dsrs.imports.services import NotRequeueable, create_import, requeue_import
 from dsrs.imports.tasks import RETRY
 from dsrs.ingest.service import IngestResult, Outcome
 from dsrs.models import DSR, Import
@@ -113,7 +114,7 @@ class TestRun:
     def test_a_finished_import_is_not_run_again(self, monkeypatch):
         record = queue(dsr_bytes(3))
         run_import(import_id=record.id, last_attempt=False)
-        monkeypatch.setattr("dsrs.imports.services.ingest_dsr", lambda **kwargs: pytest.fail("ingested twice"))
+        monkeypatch.setattr("dsrs.imports.runs.ingest_dsr", lambda **kwargs: pytest.fail("ingested twice"))
 
         run_import(import_id=record.id, last_attempt=False)  # as after a worker died before telling the queue
 
@@ -127,7 +128,7 @@ class TestTransientFailures:
         def ingest(*, path, **kwargs):
             return IngestResult(path, Outcome.FAILED, f"{path}: database error: server closed the connection unexpectedly (not recorded)", transient=True)
 
-        monkeypatch.setattr("dsrs.imports.services.ingest_dsr", ingest)
+        monkeypatch.setattr("dsrs.imports.runs.ingest_dsr", ingest)
 
     def test_it_is_raised_for_the_job_to_be_tried_again_and_the_import_is_queued(self, database_gone):
         record = queue(dsr_bytes(3))
@@ -155,7 +156,7 @@ class TestTransientFailures:
         def ingest(**kwargs):
             raise OperationalError("the database system is shutting down")
 
-        monkeypatch.setattr("dsrs.imports.services.ingest_dsr", ingest)
+        monkeypatch.setattr("dsrs.imports.runs.ingest_dsr", ingest)
 
         with pytest.raises(OperationalError):
             run_import(import_id=record.id, last_attempt=False)
@@ -165,7 +166,7 @@ class TestTransientFailures:
 
     def test_a_database_error_after_the_ingested_outcome_leaves_it_and_the_next_run_does_nothing(self, monkeypatch):
         record = queue(dsr_bytes(3))
-        real_ingest, real_end = services.ingest_dsr, services._end
+        real_ingest, real_end = runs.ingest_dsr, runs._end
         returned = []
 
         def ingest(**kwargs):
@@ -177,8 +178,8 @@ class TestTransientFailures:
                 raise OperationalError("server closed the connection unexpectedly")
             return real_end(import_id, status, *args, **kwargs)
 
-        monkeypatch.setattr(services, "ingest_dsr", ingest)
-        monkeypatch.setattr(services, "_end", end)
+        monkeypatch.setattr(runs, "ingest_dsr", ingest)
+        monkeypatch.setattr(runs, "_end", end)
 
         with pytest.raises(OperationalError):
             run_import(import_id=record.id, last_attempt=False)
