@@ -14,10 +14,9 @@ from django.test.utils import setup_databases, teardown_databases
 from dsrs.storage.deletion import delete_dsrs
 from dsrs.ingest.service import Outcome, ingest_dsr
 from dsrs.models import DSR
+from dsrs.tests.support.database import usage_partitions
 
 HEADER = "dsp_id\ttitle\tartists\tisrc\tusages\trevenue"
-SEED_DATA = Path(__file__).resolve().parents[3] / "shared" / "seed-data"
-REFERENCE_CONTRACT = Path(__file__).resolve().parents[3] / "shared" / "reference" / "openapi.yaml"
 
 
 @pytest.fixture
@@ -32,27 +31,6 @@ def write_dsr(tmp_path):
         return path
 
     return write
-
-
-def body(response) -> bytes:
-    """A response's body, whether it came whole or streamed (a large percentile answer)."""
-    return b"".join(response.streaming_content) if response.streaming else response.content
-
-
-def stored_lines(dsr_id: int) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT dsp_id, title, artists, isrc, usages, revenue FROM dsrs_usage WHERE dsr_id = %s "
-            "ORDER BY dsp_id, usages, revenue",
-            [dsr_id],
-        )
-        return cursor.fetchall()
-
-
-def usage_partitions() -> list[str]:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT relname FROM pg_class WHERE relname LIKE 'dsrs\\_usage\\_%%' ORDER BY relname")
-        return [row[0] for row in cursor.fetchall()]
 
 
 @pytest.fixture(scope="session")
@@ -150,7 +128,7 @@ def committing_db(committed_db):
 def processes():
     """Start `manage.py` commands in processes of their own (see processes.py); any still
     running at the end is killed."""
-    from . import processes as helpers
+    from dsrs.tests.support import processes as helpers
 
     started = []
 
@@ -188,7 +166,7 @@ def scratch_server():
     Not under pytest's temporary folder: when run as root the server runs as another user, who
     must traverse the folder's parents, and each pytest session starting on the machine makes
     /tmp/pytest-of-root private again."""
-    from .processes import ScratchServer
+    from dsrs.tests.support.processes import ScratchServer
 
     server = ScratchServer(Path(tempfile.mkdtemp(prefix="dsr-scratch-server-")))
     yield server

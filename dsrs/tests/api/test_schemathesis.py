@@ -1,0 +1,32 @@
+"""Real responses against the schemas, with schemathesis, in-process through the WSGI app.
+
+Both the committed openapi.md and the reference contract (when ../shared/reference is there) are
+run over the sample DSRs of data/ and the seed DSRs: the contract documents no 400, so it gets
+valid input only; openapi.md gets invalid input too.
+"""
+
+import pytest
+
+from dsrs.ingest.service import Outcome, ingest_dsr
+from dsrs.tests.support.contract import CHECKS, EXAMPLES, committed, reference
+from dsrs.tests.support.paths import REFERENCE_CONTRACT, SAMPLE_DATA, SEED_DATA
+
+
+@pytest.fixture
+def dsrs_loaded(committed_db):
+    files = sorted(SAMPLE_DATA.iterdir()) + (sorted(SEED_DATA.iterdir()) if SEED_DATA.exists() else [])
+    for path in files:
+        assert ingest_dsr(path=path).outcome == Outcome.INGESTED
+
+
+@committed.parametrize()
+@EXAMPLES
+def test_responses_conform_to_the_committed_schema(case, dsrs_loaded):
+    case.call_and_validate(checks=CHECKS)
+
+
+@pytest.mark.skipif(not REFERENCE_CONTRACT.exists(), reason=f"no reference contract at {REFERENCE_CONTRACT}")
+@reference.parametrize()
+@EXAMPLES
+def test_responses_conform_to_the_reference_contract(case, dsrs_loaded):
+    case.call_and_validate(checks=CHECKS)
