@@ -63,8 +63,18 @@ def api_server(workers: int, extra_env: dict | None = None):
         **(extra_env or {}),
     }
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "dsr_project.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--timeout", "1800", "--log-level", "warning"],
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "dsr_project.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--timeout",
+            "1800",
+            "--log-level",
+            "warning",
+        ],
         cwd=ROOT,
         env=env,
     )

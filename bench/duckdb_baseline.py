@@ -73,17 +73,22 @@ class DuckDb:
         self.duck = duckdb.connect(config={"memory_limit": f"{half >> 20}MB", "temp_directory": str(SPILL)})
         self.source = PARQUET if parquet else TSV
         by_recency = sorted(dsrs, key=lambda d: (d.period_end, d.id))
-        self.duck.execute("CREATE TABLE dsr (dsr_id BIGINT, dsp VARCHAR, path VARCHAR, eur_rate DOUBLE, recency INTEGER)")
+        self.duck.execute(
+            "CREATE TABLE dsr (dsr_id BIGINT, dsp VARCHAR, path VARCHAR, eur_rate DOUBLE, recency INTEGER)"
+        )
         self.files = {}
         for dsr in dsrs:
             path = write_parquet(Path(dsr.path)) if parquet else Path(dsr.path)
             self.files[dsr.id] = str(path)
             self.duck.execute(
-                "INSERT INTO dsr VALUES (?, ?, ?, ?, ?)", [dsr.id, dsr.dsp, str(path), float(dsr.eur_rate), by_recency.index(dsr)]
+                "INSERT INTO dsr VALUES (?, ?, ?, ?, ?)",
+                [dsr.id, dsr.dsp, str(path), float(dsr.eur_rate), by_recency.index(dsr)],
             )
 
     def top_percentile(self, dsr_ids: list[int], number: int) -> list[tuple]:
-        return self.duck.execute(self._query(), {"files": [self.files[i] for i in dsr_ids], "number": number}).fetchall()
+        return self.duck.execute(
+            self._query(), {"files": [self.files[i] for i in dsr_ids], "number": number}
+        ).fetchall()
 
     def top_percentile_json_size(self, dsr_ids: list[int], number: int) -> int:
         """The answer written as a JSON array, as the API sends it: its size in bytes."""

@@ -37,7 +37,10 @@ def run(report: Report, files: list[Path]) -> None:
     baseline = ingest_in_subprocess(path)
     delete_dsrs(DSR.objects.all())
 
-    with tempfile.TemporaryDirectory(prefix="dsr-bench-imports-", dir=harness.CACHE) as storage, imports_storage(storage):
+    with (
+        tempfile.TemporaryDirectory(prefix="dsr-bench-imports-", dir=harness.CACHE) as storage,
+        imports_storage(storage),
+    ):
         env = {"IMPORTS_STORAGE_DIR": storage}
         with workers(1, env):
             with api_server(1, env) as server:
@@ -54,7 +57,9 @@ def run(report: Report, files: list[Path]) -> None:
             f"{total:.2f} s (upload {uploaded:.2f} s, worker {worker_seconds:.2f} s), {record.status}",
         )
         report.add(f"ingest_dsr, same file", f"{baseline['seconds']:.2f} s")
-        report.add("throughput ratio upload + worker / ingest_dsr (target >= 0.8)", f"{baseline['seconds'] / total:.2f}")
+        report.add(
+            "throughput ratio upload + worker / ingest_dsr (target >= 0.8)", f"{baseline['seconds'] / total:.2f}"
+        )
         report.add(f"web process peak RSS during the {size_mb:.0f} MB upload (target < 200 MB)", f"{web_rss:.0f} MB")
         delete_dsrs(DSR.objects.all())
 
@@ -99,7 +104,7 @@ def upload(port: int, token: str, path: Path) -> int:
     """POST /imports/ with the file streamed from disk, as curl -F would; the import's id."""
     boundary = uuid.uuid4().hex
     head = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{path.name}\"\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{path.name}"\r\n'
         f"Content-Type: application/octet-stream\r\n\r\n"
     ).encode()
     tail = f"\r\n--{boundary}--\r\n".encode()

@@ -61,9 +61,17 @@ def run(report: Report, path: Path, distribution: str) -> dict:
         f"ingest_dsr, {label}",
         f"{outcome['seconds']:.2f} s, {ingest_rate:,.0f} lines/s, of which the columnar copy after the commit {outcome['copy_seconds']:.2f} s",
     )
-    report.add(f"psql \\copy, same file decompressed, UNLOGGED text table", f"{copy_seconds:.2f} s, {copy_rate:,.0f} lines/s")
-    report.add(f"throughput ratio ingest / psql \\copy, {distribution}, columnar copy included (target >= 0.5)", f"{ingest_rate / copy_rate:.2f}")
-    report.add(f"throughput ratio ingest / psql \\copy, {distribution}, until the DSR is committed", f"{committed_rate / copy_rate:.2f}")
+    report.add(
+        f"psql \\copy, same file decompressed, UNLOGGED text table", f"{copy_seconds:.2f} s, {copy_rate:,.0f} lines/s"
+    )
+    report.add(
+        f"throughput ratio ingest / psql \\copy, {distribution}, columnar copy included (target >= 0.5)",
+        f"{ingest_rate / copy_rate:.2f}",
+    )
+    report.add(
+        f"throughput ratio ingest / psql \\copy, {distribution}, until the DSR is committed",
+        f"{committed_rate / copy_rate:.2f}",
+    )
     report.add(f"ingest peak RSS, {label} (target <= 200 MB)", f"{outcome['peak_rss_mb']:.0f} MB")
     return outcome
 

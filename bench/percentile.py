@@ -82,7 +82,9 @@ def run(report: Report, distribution: str, files: list, *, huge: bool = False) -
     label = f"{distribution}, {lines / 1e6:g}M lines"
     engine = "DuckDB over columnar copies" if all(d.columnar_copy for d in dsrs) else "PostgreSQL"
 
-    selections = [("every DSR", every, {})] + ([("last 3 DSRs", last_three, LAST_THREE_MONTHS)] if last_three and not huge else [])
+    selections = [("every DSR", every, {})] + (
+        [("last 3 DSRs", last_three, LAST_THREE_MONTHS)] if last_three and not huge else []
+    )
     cold, warm, other = {}, {}, {}
     with api_server(workers=1) as api:
         for name, _ids, filters in selections:
@@ -98,12 +100,21 @@ def run(report: Report, distribution: str, files: list, *, huge: bool = False) -
         ours = cold[name]
         what = f"N=10 cold, {name} ({sum(d.lines_stored for d in dsrs if d.id in ids) / 1e6:g}M lines, {ours.resources:,} resources), {label}"
         report.add(f"{what}: API over HTTP ({engine})", f"{ours.seconds:.2f} s ({ours.size / 1e6:.1f} MB)")
-        report.add(f"{what}: DuckDB, Parquet copies", f"{duck_seconds:.2f} s; ratio API / DuckDB {ours.seconds / duck_seconds:.2f} (target <= 2); answers: {agreement}")
+        report.add(
+            f"{what}: DuckDB, Parquet copies",
+            f"{duck_seconds:.2f} s; ratio API / DuckDB {ours.seconds / duck_seconds:.2f} (target <= 2); answers: {agreement}",
+        )
         if tsv is not None:
             tsv_seconds, _ = best_of(1, lambda: tsv.top_percentile(ids, 10))
             report.add(f"{what}: DuckDB, the .tsv.gz files", f"{tsv_seconds:.2f} s")
-        report.add(f"N=10 again, {name}, {label}", f"{warm[name].seconds * 1000:.0f} ms, {warm[name].resources:,} resources (target <= 100 ms)")
-        report.add(f"N=5 after N=10, {name}, {label}", f"{other[name].seconds * 1000:.0f} ms, {other[name].resources:,} resources (target <= 100 ms)")
+        report.add(
+            f"N=10 again, {name}, {label}",
+            f"{warm[name].seconds * 1000:.0f} ms, {warm[name].resources:,} resources (target <= 100 ms)",
+        )
+        report.add(
+            f"N=5 after N=10, {name}, {label}",
+            f"{other[name].seconds * 1000:.0f} ms, {other[name].resources:,} resources (target <= 100 ms)",
+        )
     report.add(f"API worker peak RSS after the N=10 and N=5 requests, {label}", f"{peak_rss_n10:.0f} MB")
     if huge:
         parquet.close()

@@ -1,8 +1,8 @@
 """`make bench`: the scale targets of design.md section 5, measured as ratios within one run.
 
-    python -m bench.run            # 10M usage lines of each distribution (Pareto, Zipf), and a DSRF file
-    python -m bench.run --large    # and peak RSS of a 10M-line ingestion
-    python -m bench.run --huge     # and the percentile over 100M Zipf lines (ten 10M-line DSRs)
+python -m bench.run            # 10M usage lines of each distribution (Pareto, Zipf), and a DSRF file
+python -m bench.run --large    # and peak RSS of a 10M-line ingestion
+python -m bench.run --huge     # and the percentile over 100M Zipf lines (ten 10M-line DSRs)
 """
 
 import argparse
@@ -13,7 +13,9 @@ from bench import deletion, harness, imports, ingest, percentile
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--large", action="store_true", help="also ingest a 10M-line DSR for its peak RSS")
-    parser.add_argument("--huge", action="store_true", help="also query 100M usage lines (generating them takes an hour)")
+    parser.add_argument(
+        "--huge", action="store_true", help="also query 100M usage lines (generating them takes an hour)"
+    )
     args = parser.parse_args()
 
     harness.setup_django()

@@ -23,7 +23,9 @@ def env_bool(name: str, default: bool) -> bool:
     if not value:
         return default
     if value not in TRUE_WORDS + FALSE_WORDS:
-        raise ImproperlyConfigured(f"{name}={os.environ[name]!r}: expected one of {', '.join(TRUE_WORDS + FALSE_WORDS)}")
+        raise ImproperlyConfigured(
+            f"{name}={os.environ[name]!r}: expected one of {', '.join(TRUE_WORDS + FALSE_WORDS)}"
+        )
     return value in TRUE_WORDS
 
 
@@ -114,14 +116,30 @@ def logging_config(log_format: str, level: str) -> dict:
         "loggers": {
             "dsrs": {"handlers": ["stdout" if log_format == "json" else "discard"], "level": level, "propagate": False},
             # Every server error with its traceback (Django logs them nowhere else without DEBUG).
-            "django.request": {"handlers": ["stdout" if log_format == "json" else "stderr"], "level": "ERROR", "propagate": False},
+            "django.request": {
+                "handlers": ["stdout" if log_format == "json" else "stderr"],
+                "level": "ERROR",
+                "propagate": False,
+            },
             # The driver's warnings (e.g. after a lost connection), which would otherwise be bare
             # text on stderr: a record for log collectors; for people, the report says it already.
-            "psycopg": {"handlers": ["stdout" if log_format == "json" else "discard"], "level": "WARNING", "propagate": False},
+            "psycopg": {
+                "handlers": ["stdout" if log_format == "json" else "discard"],
+                "level": "WARNING",
+                "propagate": False,
+            },
             # An ingestion worker's jobs (started, ended, tried again) and the jobs it takes back
             # from dead workers: the worker's report, to people as to log collectors.
-            "procrastinate.worker": {"handlers": ["stdout" if log_format == "json" else "stderr"], "level": level, "propagate": False},
-            "dsrs.imports.worker": {"handlers": ["stdout" if log_format == "json" else "stderr"], "level": level, "propagate": False},
+            "procrastinate.worker": {
+                "handlers": ["stdout" if log_format == "json" else "stderr"],
+                "level": level,
+                "propagate": False,
+            },
+            "dsrs.imports.worker": {
+                "handlers": ["stdout" if log_format == "json" else "stderr"],
+                "level": level,
+                "propagate": False,
+            },
         },
     }
 
@@ -224,7 +242,10 @@ if IMPORTS_S3_BUCKET:
         "OPTIONS": {"bucket_name": IMPORTS_S3_BUCKET, "endpoint_url": env_text("IMPORTS_S3_ENDPOINT_URL") or None},
     }
 else:
-    IMPORTS_STORAGE = {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": IMPORTS_STORAGE_DIR}}
+    IMPORTS_STORAGE = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": IMPORTS_STORAGE_DIR},
+    }
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -247,7 +268,10 @@ REST_FRAMEWORK = {
     # parameter changes nothing: no query parameter but the contract's matters.
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
     "URL_FORMAT_OVERRIDE": None,
     "UNAUTHENTICATED_USER": None,
 }
@@ -265,7 +289,10 @@ SPECTACULAR_SETTINGS = {
         {"name": "imports", "description": "DSR files uploaded for the ingestion workers"},
     ],
     # Both a DSR and an import have a `status`: the DSR's keeps the contract's name.
-    "ENUM_NAME_OVERRIDES": {"StatusEnum": "dsrs.api.serializers.DSR_STATUSES", "ImportStatusEnum": "dsrs.models.Import.Status"},
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": "dsrs.api.serializers.DSR_STATUSES",
+        "ImportStatusEnum": "dsrs.models.Import.Status",
+    },
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -20,7 +20,6 @@ from pathlib import Path
 import psycopg
 
 
-
 def _shared_buffers_mb() -> int:
     """A quarter of the machine's memory (PostgreSQL's advice for a server of its own), at least
     512 MB. A percentile scans every usage line of its DSRs, each time it is not kept: a DSR's
@@ -117,7 +116,9 @@ def reclaim_orphaned_files(url: str, pgdata: Path) -> list[Path]:
     for oid, name in databases:
         with psycopg.connect(url, dbname=name, autocommit=True) as conn:
             # pg_relation_filenode, not relfilenode: it also knows the mapped system catalogs'.
-            rows = conn.execute("SELECT pg_relation_filenode(oid) FROM pg_class WHERE pg_relation_filenode(oid) IS NOT NULL")
+            rows = conn.execute(
+                "SELECT pg_relation_filenode(oid) FROM pg_class WHERE pg_relation_filenode(oid) IS NOT NULL"
+            )
             owned = {str(node) for (node,) in rows}
         for path in (pgdata / "base" / str(oid)).iterdir():
             match = RELATION_FILE.fullmatch(path.name)

@@ -124,7 +124,9 @@ class PeriodFilter(admin.SimpleListFilter):
     parameter_name = "period"
 
     def lookups(self, request, model_admin):
-        periods = DSR.objects.order_by("-period_start", "-period_end").values_list("period_start", "period_end").distinct()
+        periods = (
+            DSR.objects.order_by("-period_start", "-period_end").values_list("period_start", "period_end").distinct()
+        )
         return [(f"{start}/{end}", f"{start} – {end}") for start, end in periods]
 
     def queryset(self, request, queryset):
@@ -163,7 +165,23 @@ class DSRAdmin(ReadOnlyAdmin):
     search_fields = ["path"]
     actions = ["delete_selected"]
     fieldsets = [
-        (None, {"fields": ["path", "status", "error", "dsp", "service", "society", "recipient_party_id", "territory", "currency", "period"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "path",
+                    "status",
+                    "error",
+                    "dsp",
+                    "service",
+                    "society",
+                    "recipient_party_id",
+                    "territory",
+                    "currency",
+                    "period",
+                ]
+            },
+        ),
         ("EUR conversion", {"fields": ["eur_rate_used", "eur_rate_origin"]}),
         ("Lines", {"fields": ["lines_read", "lines_stored", "lines_rejected", "rejection_report"]}),
         ("Revenue concentration", {"fields": ["concentration_chart"]}),
@@ -201,7 +219,9 @@ class DSRAdmin(ReadOnlyAdmin):
     @admin.display(description="status", ordering="status")
     def status_badge(self, dsr: DSR) -> str:
         # A failed DSR's error on hover; its page shows it whole.
-        return format_html('<span class="dsr-status dsr-status-{}" title="{}">{}</span>', dsr.status, dsr.error, dsr.status)
+        return format_html(
+            '<span class="dsr-status dsr-status-{}" title="{}">{}</span>', dsr.status, dsr.error, dsr.status
+        )
 
     @admin.display(description="lines", ordering="lines_stored")
     def lines(self, dsr: DSR) -> str:
@@ -232,9 +252,15 @@ class DSRAdmin(ReadOnlyAdmin):
     def rejection_report(self, dsr: DSR) -> str:
         if not dsr.rejections:
             return "no rejected line"
-        rows = format_html_join("", "<tr><td>{}</td><td>{}</td></tr>", ((r["line"], r["reason"]) for r in dsr.rejections))
+        rows = format_html_join(
+            "", "<tr><td>{}</td><td>{}</td></tr>", ((r["line"], r["reason"]) for r in dsr.rejections)
+        )
         shown = len(dsr.rejections)
-        caption = format_html("<caption>the first {} of {} rejected lines</caption>", shown, dsr.lines_rejected) if shown < dsr.lines_rejected else ""
+        caption = (
+            format_html("<caption>the first {} of {} rejected lines</caption>", shown, dsr.lines_rejected)
+            if shown < dsr.lines_rejected
+            else ""
+        )
         return format_html(
             "<table>{}<thead><tr><th>line</th><th>reason</th></tr></thead><tbody>{}</tbody></table>",
             caption,
@@ -258,7 +284,9 @@ class DSRAdmin(ReadOnlyAdmin):
             return super().delete_view(request, object_id, extra_context)
         except DeletionBusy as error:
             self.message_user(request, str(error), messages.ERROR)
-            return HttpResponseRedirect(reverse("admin:dsrs_dsr_change", args=[object_id], current_app=self.admin_site.name))
+            return HttpResponseRedirect(
+                reverse("admin:dsrs_dsr_change", args=[object_id], current_app=self.admin_site.name)
+            )
 
     def get_deleted_objects(self, objs, request):
         """What the confirmation pages list: each DSR with its line count, and the totals."""
@@ -333,7 +361,11 @@ class ImportAdmin(ReadOnlyAdmin):
         """Lines read, and while running the share of the file read; the bytes on hover."""
         if record.status == Import.Status.QUEUED:
             return "-"
-        share = f", {record.bytes_read / record.file_size:.0%}" if record.file_size and record.status == Import.Status.RUNNING else ""
+        share = (
+            f", {record.bytes_read / record.file_size:.0%}"
+            if record.file_size and record.status == Import.Status.RUNNING
+            else ""
+        )
         return format_html('<span title="{}">{} lines{}</span>', self.bytes(record), f"{record.lines_read:,}", share)
 
     @admin.display(description="bytes read")
@@ -359,7 +391,9 @@ class ImportAdmin(ReadOnlyAdmin):
 
     @admin.display(description="created", ordering="created_at")
     def created(self, record: Import) -> str:
-        return format_html('<span title="{}">{}</span>', when(record.created_at), f"{localtime(record.created_at):%m-%d %H:%M}")
+        return format_html(
+            '<span title="{}">{}</span>', when(record.created_at), f"{localtime(record.created_at):%m-%d %H:%M}"
+        )
 
     @admin.display(description="started", ordering="started_at")
     def started(self, record: Import) -> str:

@@ -10,13 +10,16 @@ class UploadSerializer(serializers.Serializer):
         help_text="The DSR file (.tsv or .tsv.gz), named {DSP}_{Service}[_{Society}]_{Territory}_{Currency}_{YYYYMMDD}-{YYYYMMDD}.tsv[.gz]."
     )
     replace = serializers.BooleanField(
-        default=False, help_text="Swap an ingested DSR of the same DSP, service, society, territory and period for this file."
+        default=False,
+        help_text="Swap an ingested DSR of the same DSP, service, society, territory and period for this file.",
     )
 
 
 class ImportSerializer(serializers.ModelSerializer):
     status = serializers.ChoiceField(choices=Import.Status.values)
-    dsr = serializers.PrimaryKeyRelatedField(read_only=True, help_text="The DSR it made (or found ingested, when skipped).")
+    dsr = serializers.PrimaryKeyRelatedField(
+        read_only=True, help_text="The DSR it made (or found ingested, when skipped)."
+    )
     lines_read = serializers.IntegerField(help_text="Lines read so far, while running; all of them once finished.")
     bytes_read = serializers.IntegerField(help_text="Bytes of the file read so far (compressed, for .gz).")
     file_size = serializers.IntegerField(help_text="In bytes, as uploaded.")

@@ -107,7 +107,11 @@ class ImportListView(ImportsApi):
             )
         except FileNameError as error:
             raise ValidationError({"file": [f"{file.name}: {error}"]}) from None
-        return Response(ImportSerializer(queued).data, status=status.HTTP_202_ACCEPTED, headers={"Location": f"/imports/{queued.id}"})
+        return Response(
+            ImportSerializer(queued).data,
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": f"/imports/{queued.id}"},
+        )
 
 
 class ImportDetailView(ImportsApi):

@@ -87,7 +87,9 @@ class DSRSerializer(serializers.Serializer):
     service = serializers.CharField(required=False)
     society = serializers.CharField(required=False, allow_null=True)
     eur_rate = serializers.FloatField(
-        required=False, allow_null=True, help_text="Units of the DSR's currency per 1 EUR: revenue in EUR = revenue / eur_rate."
+        required=False,
+        allow_null=True,
+        help_text="Units of the DSR's currency per 1 EUR: revenue in EUR = revenue / eur_rate.",
     )
     lines_read = serializers.IntegerField(required=False)
     lines_stored = serializers.IntegerField(required=False)
@@ -117,7 +119,9 @@ class TopPercentileFilterSerializer(serializers.Serializer):
     period_end = CalendarDateField(required=False, help_text="Datetime of the ending date of the associated DSRs.")
 
     def to_internal_value(self, data):
-        return super().to_internal_value({name: value for name, value in data.items() if (name, value) != ("territory", "")})
+        return super().to_internal_value(
+            {name: value for name, value in data.items() if (name, value) != ("territory", "")}
+        )
 
 
 class TopPercentileInputSerializer(TopPercentileFilterSerializer):

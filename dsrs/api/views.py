@@ -12,7 +12,12 @@ from rest_framework.views import APIView
 
 from dsrs.models import DSR
 from dsrs.percentile import top_percentile_json
-from dsrs.api.serializers import DSRSerializer, ResourceSerializer, TopPercentileFilterSerializer, TopPercentileInputSerializer
+from dsrs.api.serializers import (
+    DSRSerializer,
+    ResourceSerializer,
+    TopPercentileFilterSerializer,
+    TopPercentileInputSerializer,
+)
 
 NOT_FOUND = OpenApiResponse(
     {"type": "object", "properties": {"detail": {"type": "string", "default": "Not found."}}},
@@ -73,7 +78,10 @@ class TopPercentileView(APIView):
         ),
         parameters=[
             OpenApiParameter(
-                "number", {"type": "integer", "minimum": 1, "maximum": 100}, OpenApiParameter.PATH, description="Number."
+                "number",
+                {"type": "integer", "minimum": 1, "maximum": 100},
+                OpenApiParameter.PATH,
+                description="Number.",
             ),
             TopPercentileFilterSerializer,
         ],

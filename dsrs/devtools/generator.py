@@ -39,9 +39,7 @@ LAST_NAMES = "Smith Garcia Berg Rossi Dubois Novak Silva Jensen Kowalski Moreau 
 def _catalogue_entry(rng: random.Random) -> tuple[str, str, str, str]:
     dsp_id = "".join(rng.choices(string.ascii_letters, k=30))
     title = " ".join(rng.choices(WORDS, k=rng.randint(1, 4)))
-    artists = "|".join(
-        f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}" for _ in range(rng.randint(1, 4))
-    )
+    artists = "|".join(f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}" for _ in range(rng.randint(1, 4)))
     isrc = "".join(rng.choices(string.ascii_uppercase, k=5)) + f"{rng.randrange(10**7):07d}"
     return dsp_id, title, artists, isrc
 
@@ -61,7 +59,10 @@ def zipf_resource(rank: int) -> tuple[str, str, str, str]:
         f"{FIRST_NAMES[digest[22 + 2 * i] % len(FIRST_NAMES)]} {LAST_NAMES[digest[23 + 2 * i] % len(LAST_NAMES)]}"
         for i in range(1 + digest[21] % 3)
     )
-    isrc = "".join(string.ascii_uppercase[byte % 26] for byte in digest[27:32]) + f"{int.from_bytes(digest[:4]) % 10**7:07d}"
+    isrc = (
+        "".join(string.ascii_uppercase[byte % 26] for byte in digest[27:32])
+        + f"{int.from_bytes(digest[:4]) % 10**7:07d}"
+    )
     return dsp_id, title, artists, isrc
 
 
@@ -237,7 +238,9 @@ def _dsrf_blocks(sales: int, seed: int, territories: tuple[str, ...]):
     block = 0
     while written < sales:
         block += 1
-        records = [f"RE01.02\tB{block}\tR1\tREL{block}\t\t\t{rng.randrange(10**12, 10**13)}\tVarious Artists\t\tAlbum {block}"]
+        records = [
+            f"RE01.02\tB{block}\tR1\tREL{block}\t\t\t{rng.randrange(10**12, 10**13)}\tVarious Artists\t\tAlbum {block}"
+        ]
         sold = []
         for track in range(1, rng.randint(1, 12) + 1):
             if written >= sales:

@@ -53,7 +53,9 @@ def _unzip(data: bytes) -> bytes:
             names = ", ".join(member.filename for member in members) or "nothing"
             raise HistoryError(f"expected one CSV file in the zip, found {names}")
         if members[0].file_size > MAX_HISTORY_BYTES:
-            raise HistoryError(f"{members[0].filename} holds {members[0].file_size:,} bytes, more than {MAX_HISTORY_BYTES:,}")
+            raise HistoryError(
+                f"{members[0].filename} holds {members[0].file_size:,} bytes, more than {MAX_HISTORY_BYTES:,}"
+            )
         return archive.read(members[0])
     except (zipfile.BadZipFile, zlib.error, EOFError) as error:
         raise HistoryError(f"not a readable zip file ({error}): damaged or truncated") from None

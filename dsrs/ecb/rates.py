@@ -15,7 +15,6 @@ from dsrs.models import EcbRate
 from dsrs.money import RATE_PLACES
 
 
-
 class RateError(ValueError):
     pass
 

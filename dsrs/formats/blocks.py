@@ -81,7 +81,11 @@ def read_errors_as_failures(blocks: Iterable[Block], lines_seen: Callable[[], in
     try:
         yield from blocks
     except EOFError:
-        raise FileFailure(f"truncated gzip: the file ends after line {lines_seen()}" if lines_seen() else "truncated gzip: the file ends within line 1") from None
+        raise FileFailure(
+            f"truncated gzip: the file ends after line {lines_seen()}"
+            if lines_seen()
+            else "truncated gzip: the file ends within line 1"
+        ) from None
     except (gzip.BadGzipFile, isal_zlib.error) as error:
         where = f" after line {lines_seen()}" if lines_seen() else ""
         raise FileFailure(f"not a readable gzip file ({error}){where}") from None

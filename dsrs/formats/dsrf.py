@@ -162,7 +162,13 @@ def _head(number: int, cells: list[bytes]) -> Head:
     for name, value in (("SenderName", text[11]), ("ServiceDescription", text[12])):
         if not value:
             raise DsrfError(f"line {number}: HEAD {name} is empty")
-    for name, value in (("SenderPartyId", text[10]), ("SenderName", text[11]), ("ServiceDescription", text[12]), ("RecipientPartyId", text[13]), ("RecipientName", text[14])):
+    for name, value in (
+        ("SenderPartyId", text[10]),
+        ("SenderName", text[11]),
+        ("ServiceDescription", text[12]),
+        ("RecipientPartyId", text[13]),
+        ("RecipientName", text[14]),
+    ):
         if len(value) > MAX_NAME_CHARS:
             raise DsrfError(f"line {number}: HEAD {name} is longer than {MAX_NAME_CHARS} characters")
     return Head(
@@ -176,14 +182,18 @@ def _head(number: int, cells: list[bytes]) -> Head:
     )
 
 
-def _summary(number: int, cells: list[bytes], summaries: dict[bytes, Summary], reports: list[tuple[str, str]]) -> Summary:
+def _summary(
+    number: int, cells: list[bytes], summaries: dict[bytes, Summary], reports: list[tuple[str, str]]
+) -> Summary:
     record = _name(cells[0])
     cells = _padded(cells, 12)
     summary_id = cells[1]
     if not summary_id:
         raise DsrfError(f"line {number}: {record} has an empty SummaryRecordId")
     if summary_id in summaries:
-        raise DsrfError(f"line {number}: {record} SummaryRecordId {_show(summary_id)} is also that of line {summaries[summary_id].line}")
+        raise DsrfError(
+            f"line {number}: {record} SummaryRecordId {_show(summary_id)} is also that of line {summaries[summary_id].line}"
+        )
     territory = _text(number, record, cells[6])
     if not _TERRITORY.fullmatch(territory):
         raise DsrfError(f"line {number}: {record} Territory {territory!r} is not an ISO 3166 alpha-2 code")
@@ -203,7 +213,9 @@ def _summary(number: int, cells: list[bytes], summaries: dict[bytes, Summary], r
         raise DsrfError(f"line {number}: {record} NetRevenue {_show(revenue_text)} is not below the limit of 10^15")
     usages = int(usages_text)
     if usages == 0 and net_revenue:
-        raise DsrfError(f"line {number}: {record} has a NetRevenue of {revenue_text.decode()} but no Usages to share it")
+        raise DsrfError(
+            f"line {number}: {record} has a NetRevenue of {revenue_text.decode()} but no Usages to share it"
+        )
     for other_territory, other_currency in reports:
         if other_territory == territory and other_currency != currency:
             raise DsrfError(
@@ -234,7 +246,9 @@ class _Resource:
     rejection: str = ""
 
 
-def usage_chunks(blocks: Iterable[Block], prelude: Prelude, dsr_ids: list[int], tallies: list[Tally]) -> Iterator[Chunk]:
+def usage_chunks(
+    blocks: Iterable[Block], prelude: Prelude, dsr_ids: list[int], tallies: list[Tally]
+) -> Iterator[Chunk]:
     """The file's sales as usage lines in COPY text (dsr_id first), an input block at a time,
     counted in `tallies` (one per report of the prelude); the whole-file checks after the last
     record raise DsrfError.
@@ -275,7 +289,9 @@ def usage_chunks(blocks: Iterable[Block], prelude: Prelude, dsr_ids: list[int], 
                     block_id, resources, blocks_in_file = cells[1], {}, blocks_in_file + 1
                 summary = summaries.get(cells[2])
                 if summary is None:
-                    raise DsrfError(f"line {number}: {_name(cells[0])} sale points to summary record {_show(cells[2])}, which does not exist")
+                    raise DsrfError(
+                        f"line {number}: {_name(cells[0])} sale points to summary record {_show(cells[2])}, which does not exist"
+                    )
                 resource = resources.get(cells[5])
                 if resource is None:
                     raise DsrfError(
@@ -283,7 +299,9 @@ def usage_chunks(blocks: Iterable[Block], prelude: Prelude, dsr_ids: list[int], 
                         f"which block {_show(block_id)} does not hold"
                     )
                 usages_text = cells[7] if kind == b"SU02" else cells[8]
-                if usages_text.isdigit() and (len(usages_text) <= MAX_USAGES_DIGITS or len(usages_text.lstrip(b"0")) <= MAX_USAGES_DIGITS):
+                if usages_text.isdigit() and (
+                    len(usages_text) <= MAX_USAGES_DIGITS or len(usages_text.lstrip(b"0")) <= MAX_USAGES_DIGITS
+                ):
                     usages = int(usages_text)
                 elif not usages_text:
                     usages = 0
@@ -295,13 +313,16 @@ def usage_chunks(blocks: Iterable[Block], prelude: Prelude, dsr_ids: list[int], 
                     continue
                 revenue = summary.sell(usages)
                 if resource.copy_fields is None:
-                    rejection = Rejection(number, f"its resource record (line {resource.line}) is rejected: {resource.rejection}")
+                    rejection = Rejection(
+                        number, f"its resource record (line {resource.line}) is rejected: {resource.rejection}"
+                    )
                     rejections.append(rejection)
                     tallies[summary.report].reject(rejection)
                     continue
                 whole, fraction = divmod(revenue, 10**summary.scale)
                 copy_text.append(
-                    b"%s%s\t%d\t%d.%0*d\n" % (id_fields[summary.report], resource.copy_fields, usages, whole, summary.scale, fraction)
+                    b"%s%s\t%d\t%d.%0*d\n"
+                    % (id_fields[summary.report], resource.copy_fields, usages, whole, summary.scale, fraction)
                 )
                 stored += 1
                 tallies[summary.report].lines_stored += 1
@@ -321,7 +342,9 @@ def usage_chunks(blocks: Iterable[Block], prelude: Prelude, dsr_ids: list[int], 
                         f"line {number}: resource {_show(reference)} of block {_show(block_id)} is also that of line {resources[reference].line}"
                     )
                 if clean and cells[3]:
-                    resources[reference] = _Resource(b"%s\t%s\t%s\t%s" % (cells[3], cells[5], cells[7], cells[4]), number)
+                    resources[reference] = _Resource(
+                        b"%s\t%s\t%s\t%s" % (cells[3], cells[5], cells[7], cells[4]), number
+                    )
                 else:
                     resources[reference] = _resource(number, record, cells)
             elif not record or record[:1] == b"#":
@@ -329,7 +352,9 @@ def usage_chunks(blocks: Iterable[Block], prelude: Prelude, dsr_ids: list[int], 
             elif kind in SUMMARY_KINDS:
                 if blocks_in_file:
                     record_type = _cells(record)[0]
-                    raise DsrfError(f"line {number}: summary record {_show(record_type)} after the first block: summaries come before the blocks")
+                    raise DsrfError(
+                        f"line {number}: summary record {_show(record_type)} after the first block: summaries come before the blocks"
+                    )
                 summary_records += 1
             elif kind == b"FOOT":
                 foot = (number, _padded(_cells(record), 6))
@@ -338,7 +363,9 @@ def usage_chunks(blocks: Iterable[Block], prelude: Prelude, dsr_ids: list[int], 
                     raise DsrfError(f"line {number}: a second HEAD record")
                 head_seen = True
             else:
-                raise DsrfError(f"line {number}: unknown record type {_show(_cells(record)[0])}: not part of the Basic Audio profile")
+                raise DsrfError(
+                    f"line {number}: unknown record type {_show(_cells(record)[0])}: not part of the Basic Audio profile"
+                )
         yield Chunk(b"".join(copy_text), stored, rejections, bytes_read)
     if lines.continued:
         raise DsrfError(f"line {lines.number}: the file ends within a record, after an escaped line end")
@@ -347,7 +374,11 @@ def usage_chunks(blocks: Iterable[Block], prelude: Prelude, dsr_ids: list[int], 
     _check_foot(foot, lines_in_file, summary_records, blocks_in_file)
     for summary in summaries.values():
         if summary.sold != summary.usages or summary.unreadable_sales:
-            unreadable = f", and {summary.unreadable_sales:,} of its sales have unreadable usages" if summary.unreadable_sales else ""
+            unreadable = (
+                f", and {summary.unreadable_sales:,} of its sales have unreadable usages"
+                if summary.unreadable_sales
+                else ""
+            )
             raise DsrfError(
                 f"line {summary.line}: the sales of summary record {_show(summary.id)} add up to {summary.sold:,} usages, "
                 f"its Usages says {summary.usages:,}{unreadable}"

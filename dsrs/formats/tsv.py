@@ -27,7 +27,9 @@ HEADER = ("dsp_id", "title", "artists", "isrc", "usages", "revenue")
 # point and a negative exponent if any, or in normalized scientific notation (one digit before
 # the point) with an exponent up to 14. A chunk it accepts is all valid; any other is checked
 # line by line.
-_FAST_REVENUE = rb"(?:(?:\d{1,15}(?:\.\d{0,60})?|\.\d{1,60})(?:[eE]-\d{1,3})?|\d(?:\.\d{0,60})?[eE]\+?0{0,2}(?:1[0-4]|\d))"
+_FAST_REVENUE = (
+    rb"(?:(?:\d{1,15}(?:\.\d{0,60})?|\.\d{1,60})(?:[eE]-\d{1,3})?|\d(?:\.\d{0,60})?[eE]\+?0{0,2}(?:1[0-4]|\d))"
+)
 _ALL_BUT_TAB_AND_LF = bytes(byte for byte in range(256) if byte not in b"\t\n")
 _LINE_SHAPE = b"\t" * (len(HEADER) - 1) + b"\n"
 _VALID_LINES = re.compile(rb"(?:[^\t]+\t[^\t]*\t[^\t]*\t[^\t]*\t\d{0,12}\t" + _FAST_REVENUE + rb"?\n)*")
@@ -142,7 +144,9 @@ def validated_chunks(blocks: Iterable[Block]) -> Iterator[Chunk]:
     for lines, bytes_read in whole_lines(itertools.chain(rest, blocks)):
         if lines is TooLong:
             lines_seen += 1
-            yield Chunk(b"", 0, [Rejection(lines_seen, f"longer than the limit of {MAX_LINE_BYTES:,} bytes")], bytes_read)
+            yield Chunk(
+                b"", 0, [Rejection(lines_seen, f"longer than the limit of {MAX_LINE_BYTES:,} bytes")], bytes_read
+            )
             continue
         copy_text, stored, rejections = to_copy_text(lines, first_line=lines_seen + 1)
         lines_seen += stored + len(rejections)

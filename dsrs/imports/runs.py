@@ -57,18 +57,36 @@ def _run(import_id: int, last_attempt: bool) -> None:
     def record_ingested(dsrs: list[DSR]) -> None:
         ids = ", ".join(str(dsr.id) for dsr in dsrs)
         lines_read = sum(dsr.lines_read for dsr in dsrs)
-        _end(import_id, Import.Status.INGESTED, f"ingested as DSR {ids}", dsr=dsrs[0], lines_read=lines_read, read_whole=True)
+        _end(
+            import_id,
+            Import.Status.INGESTED,
+            f"ingested as DSR {ids}",
+            dsr=dsrs[0],
+            lines_read=lines_read,
+            read_whole=True,
+        )
 
     with files.local_file(record.stored_as) as path, progress_writer(import_id) as on_progress:
         result = ingest_dsr(
-            path=path, replace=record.replace, eur_rate=record.eur_rate, on_progress=on_progress, in_commit=record_ingested
+            path=path,
+            replace=record.replace,
+            eur_rate=record.eur_rate,
+            on_progress=on_progress,
+            in_commit=record_ingested,
         )
     message = _without_path(result, path)
     if result.transient and not last_attempt:
         _end(import_id, Import.Status.QUEUED, f"{message}; tried again later", dsr=result.dsr, finished=False)
         raise TransientFailure(message)
     ingested = result.outcome == Outcome.INGESTED
-    _end(import_id, STATUS_OF_OUTCOME[result.outcome], message, dsr=result.dsr, lines_read=result.lines_read, read_whole=ingested)
+    _end(
+        import_id,
+        STATUS_OF_OUTCOME[result.outcome],
+        message,
+        dsr=result.dsr,
+        lines_read=result.lines_read,
+        read_whole=ingested,
+    )
 
 
 def _without_path(result: IngestResult, path: Path) -> str:
@@ -108,6 +126,13 @@ def _end_unexpectedly(import_id: int, error: Exception, *, tried_again: bool) ->
         connection.close()
     with suppress(DatabaseError):
         if tried_again:
-            _end(import_id, Import.Status.QUEUED, f"{reason}; tried again later", dsr=None, finished=False, unless_finished=True)
+            _end(
+                import_id,
+                Import.Status.QUEUED,
+                f"{reason}; tried again later",
+                dsr=None,
+                finished=False,
+                unless_finished=True,
+            )
         else:
             _end(import_id, Import.Status.FAILED, reason, dsr=None, unless_finished=True)

@@ -12,7 +12,14 @@ from pathlib import Path
 from django.core.files import File
 from django.db import transaction
 
-from dsrs.formats.filenames import DSRF_EXPECTED, EXPECTED, FILE_NAME, FileNameError, is_dsrf_file_name, parse_dsrf_file_name
+from dsrs.formats.filenames import (
+    DSRF_EXPECTED,
+    EXPECTED,
+    FILE_NAME,
+    FileNameError,
+    is_dsrf_file_name,
+    parse_dsrf_file_name,
+)
 from dsrs.imports import files
 from dsrs.imports.tasks import ingest_import
 from dsrs.ingest.service import recognised_file_name

@@ -113,10 +113,14 @@ def ingest_dsr(
     may be several), so that what it writes (an import's outcome) is committed with them, or not
     at all."""
     try:
-        result = _ingest_dsr(path=path, replace=replace, eur_rate=eur_rate, on_progress=on_progress, in_commit=in_commit)
+        result = _ingest_dsr(
+            path=path, replace=replace, eur_rate=eur_rate, on_progress=on_progress, in_commit=in_commit
+        )
     except (DatabaseError, psycopg.Error) as error:  # before a failure could be recorded: the database is gone
         _drop_broken_connection()
-        result = IngestResult(path, Outcome.FAILED, f"{path}: {_one_line(error)} (not recorded)", transient=_is_transient(error))
+        result = IngestResult(
+            path, Outcome.FAILED, f"{path}: {_one_line(error)} (not recorded)", transient=_is_transient(error)
+        )
     _log_result(result)
     return result
 
@@ -287,7 +291,9 @@ def _ingest_dsrf(*, path, replace, eur_rate, on_progress, in_commit) -> IngestRe
         return IngestResult(path, Outcome.REFUSED, f"{path}: {dsrs}")
     if eur_rate is not None and len({dsr.currency_id for dsr in dsrs}) > 1:
         currencies = ", ".join(sorted({dsr.currency_id for dsr in dsrs}))
-        return IngestResult(path, Outcome.REFUSED, f"{path}: --eur-rate gives one rate, the file reports in {currencies}")
+        return IngestResult(
+            path, Outcome.REFUSED, f"{path}: --eur-rate gives one rate, the file reports in {currencies}"
+        )
     counts = LineCounts()
     tallies = [dsrf.Tally() for _ in dsrs]
     return _ingest_reports(
@@ -301,7 +307,9 @@ def _ingest_dsrf(*, path, replace, eur_rate, on_progress, in_commit) -> IngestRe
             path,
             gzipped=gzipped,
             validate=lambda blocks: dsrf.usage_chunks(blocks, prelude, [dsr.id for dsr in dsrs], tallies),
-            store=lambda chunks: partitions.load_partitions([dsr.id for dsr in dsrs], streamed.feeding(dsrs, chunks, led_by_dsr_id=True)),
+            store=lambda chunks: partitions.load_partitions(
+                [dsr.id for dsr in dsrs], streamed.feeding(dsrs, chunks, led_by_dsr_id=True)
+            ),
             counts=counts,
             on_progress=on_progress,
         ),
@@ -374,7 +382,12 @@ def _already_done(path: Path, dsrs: list[DSR], sha256: str, replace: bool) -> In
     """Skipped when this very file is ingested; refused when one of its reports is, unless `replace`."""
     duplicate = DSR.objects.filter(sha256=sha256, status=DSR.Status.INGESTED).first()
     if duplicate is not None:
-        return IngestResult(path, Outcome.SKIPPED, f"{path}: skipped, this file is already ingested as DSR {duplicate.id}", dsr=duplicate)
+        return IngestResult(
+            path,
+            Outcome.SKIPPED,
+            f"{path}: skipped, this file is already ingested as DSR {duplicate.id}",
+            dsr=duplicate,
+        )
     previous = next((report for dsr in dsrs if (report := _ingested_report(dsr)) is not None), None)
     if previous is not None and not replace:
         return IngestResult(

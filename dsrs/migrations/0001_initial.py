@@ -5,64 +5,95 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Currency',
+            name="Currency",
             fields=[
-                ('code', models.CharField(max_length=3, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=100)),
+                ("code", models.CharField(max_length=3, primary_key=True, serialize=False)),
+                ("name", models.CharField(max_length=100)),
             ],
             options={
-                'verbose_name_plural': 'currencies',
-                'ordering': ['code'],
+                "verbose_name_plural": "currencies",
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='Territory',
+            name="Territory",
             fields=[
-                ('code_2', models.CharField(max_length=2, primary_key=True, serialize=False)),
-                ('code_3', models.CharField(max_length=3, unique=True)),
-                ('name', models.CharField(max_length=100)),
+                ("code_2", models.CharField(max_length=2, primary_key=True, serialize=False)),
+                ("code_3", models.CharField(max_length=3, unique=True)),
+                ("name", models.CharField(max_length=100)),
             ],
             options={
-                'verbose_name_plural': 'territories',
-                'ordering': ['code_2'],
+                "verbose_name_plural": "territories",
+                "ordering": ["code_2"],
             },
         ),
         migrations.CreateModel(
-            name='DSR',
+            name="DSR",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('path', models.TextField()),
-                ('dsp', models.CharField(max_length=100)),
-                ('service', models.CharField(max_length=100)),
-                ('society', models.CharField(blank=True, max_length=100, null=True)),
-                ('period_start', models.DateField()),
-                ('period_end', models.DateField()),
-                ('status', models.CharField(choices=[('ingested', 'Ingested'), ('failed', 'Failed')], max_length=10)),
-                ('eur_rate', models.DecimalField(blank=True, decimal_places=10, max_digits=24, null=True)),
-                ('eur_rate_source', models.CharField(blank=True, choices=[('ecb', 'Mean of ECB reference rates over the period'), ('override', 'Given with ingest_dsr --eur-rate')], max_length=10)),
-                ('sha256', models.CharField(max_length=64)),
-                ('lines_read', models.BigIntegerField(default=0)),
-                ('lines_stored', models.BigIntegerField(default=0)),
-                ('lines_rejected', models.BigIntegerField(default=0)),
-                ('rejections', models.JSONField(blank=True, default=list)),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('currency', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='dsrs', to='dsrs.currency')),
-                ('territory', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='dsrs', to='dsrs.territory')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("path", models.TextField()),
+                ("dsp", models.CharField(max_length=100)),
+                ("service", models.CharField(max_length=100)),
+                ("society", models.CharField(blank=True, max_length=100, null=True)),
+                ("period_start", models.DateField()),
+                ("period_end", models.DateField()),
+                ("status", models.CharField(choices=[("ingested", "Ingested"), ("failed", "Failed")], max_length=10)),
+                ("eur_rate", models.DecimalField(blank=True, decimal_places=10, max_digits=24, null=True)),
+                (
+                    "eur_rate_source",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("ecb", "Mean of ECB reference rates over the period"),
+                            ("override", "Given with ingest_dsr --eur-rate"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("sha256", models.CharField(max_length=64)),
+                ("lines_read", models.BigIntegerField(default=0)),
+                ("lines_stored", models.BigIntegerField(default=0)),
+                ("lines_rejected", models.BigIntegerField(default=0)),
+                ("rejections", models.JSONField(blank=True, default=list)),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "currency",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="dsrs", to="dsrs.currency"
+                    ),
+                ),
+                (
+                    "territory",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="dsrs", to="dsrs.territory"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'DSR',
-                'ordering': ['id'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('status', 'ingested')), fields=('sha256',), name='dsr_unique_ingested_file'), models.UniqueConstraint(condition=models.Q(('status', 'ingested')), fields=('dsp', 'service', 'society', 'territory', 'period_start', 'period_end'), name='dsr_unique_ingested_report', nulls_distinct=False), models.CheckConstraint(condition=models.Q(('period_start__lte', models.F('period_end'))), name='dsr_period_ordered')],
+                "verbose_name": "DSR",
+                "ordering": ["id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("status", "ingested")), fields=("sha256",), name="dsr_unique_ingested_file"
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("status", "ingested")),
+                        fields=("dsp", "service", "society", "territory", "period_start", "period_end"),
+                        name="dsr_unique_ingested_report",
+                        nulls_distinct=False,
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("period_start__lte", models.F("period_end"))), name="dsr_period_ordered"
+                    ),
+                ],
             },
         ),
     ]

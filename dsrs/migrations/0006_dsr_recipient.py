@@ -4,23 +4,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('dsrs', '0005_percentile_answers'),
+        ("dsrs", "0005_percentile_answers"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='dsr',
-            name='dsr_unique_ingested_file',
+            model_name="dsr",
+            name="dsr_unique_ingested_file",
         ),
         migrations.AddField(
-            model_name='dsr',
-            name='recipient_party_id',
-            field=models.CharField(blank=True, default='', max_length=100, verbose_name='recipient (DDEX party ID)'),
+            model_name="dsr",
+            name="recipient_party_id",
+            field=models.CharField(blank=True, default="", max_length=100, verbose_name="recipient (DDEX party ID)"),
         ),
         migrations.AddConstraint(
-            model_name='dsr',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'ingested')), fields=('sha256', 'territory'), name='dsr_unique_ingested_file'),
+            model_name="dsr",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "ingested")),
+                fields=("sha256", "territory"),
+                name="dsr_unique_ingested_file",
+            ),
         ),
     ]

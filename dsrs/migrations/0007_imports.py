@@ -6,35 +6,66 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('dsrs', '0006_dsr_recipient'),
+        ("dsrs", "0006_dsr_recipient"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Import',
+            name="Import",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file_name', models.CharField(max_length=255)),
-                ('stored_as', models.CharField(max_length=500)),
-                ('replace', models.BooleanField(default=False)),
-                ('eur_rate', models.DecimalField(blank=True, decimal_places=10, max_digits=24, null=True)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('ingested', 'Ingested'), ('skipped', 'Skipped'), ('refused', 'Refused'), ('failed', 'Failed')], default='queued', max_length=10)),
-                ('file_size', models.BigIntegerField(default=0)),
-                ('lines_read', models.BigIntegerField(default=0)),
-                ('bytes_read', models.BigIntegerField(default=0)),
-                ('message', models.TextField(blank=True)),
-                ('job_id', models.BigIntegerField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('dsr', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='imports', to='dsrs.dsr')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("file_name", models.CharField(max_length=255)),
+                ("stored_as", models.CharField(max_length=500)),
+                ("replace", models.BooleanField(default=False)),
+                ("eur_rate", models.DecimalField(blank=True, decimal_places=10, max_digits=24, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("ingested", "Ingested"),
+                            ("skipped", "Skipped"),
+                            ("refused", "Refused"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("file_size", models.BigIntegerField(default=0)),
+                ("lines_read", models.BigIntegerField(default=0)),
+                ("bytes_read", models.BigIntegerField(default=0)),
+                ("message", models.TextField(blank=True)),
+                ("job_id", models.BigIntegerField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "dsr",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="imports",
+                        to="dsrs.dsr",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
     ]

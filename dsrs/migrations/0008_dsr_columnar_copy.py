@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('dsrs', '0007_imports'),
+        ("dsrs", "0007_imports"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='dsr',
-            name='columnar_copy',
-            field=models.CharField(blank=True, default='', max_length=200),
+            model_name="dsr",
+            name="columnar_copy",
+            field=models.CharField(blank=True, default="", max_length=200),
         ),
     ]

@@ -124,10 +124,18 @@ def _columnar_ranking(dsrs: list[SelectedDsr], number: int) -> ColumnarRanking |
     except duckdb.InvalidInputException as error:
         if INEXACT not in str(error):
             raise
-        logger.warning("percentile over DSRs %s ranked by PostgreSQL: a line DuckDB cannot round exactly (%s)", [dsr.id for dsr in dsrs], error)
+        logger.warning(
+            "percentile over DSRs %s ranked by PostgreSQL: a line DuckDB cannot round exactly (%s)",
+            [dsr.id for dsr in dsrs],
+            error,
+        )
         return None
     except duckdb.OutOfMemoryException as error:
-        logger.warning("percentile over DSRs %s ranked by PostgreSQL: DuckDB %s; raise COLUMNAR_MEMORY_LIMIT", [dsr.id for dsr in dsrs], error)
+        logger.warning(
+            "percentile over DSRs %s ranked by PostgreSQL: DuckDB %s; raise COLUMNAR_MEMORY_LIMIT",
+            [dsr.id for dsr in dsrs],
+            error,
+        )
         return None
 
 

@@ -118,7 +118,9 @@ class ColumnarRanking:
         self.total = histogram.total
         cut, self.candidates = histogram.cut(self.number)
         if cut is not None:
-            self.duck.execute(_HEAD, {"classes_per_e": CLASSES_PER_E, "cut": cut, "total": self.total, "number": self.number})
+            self.duck.execute(
+                _HEAD, {"classes_per_e": CLASSES_PER_E, "cut": cut, "total": self.total, "number": self.number}
+            )
             (self.candidates,) = self.duck.execute("SELECT count(*) FROM head").fetchone()
         # Every resource's sum, in memory that a temporary table does not give back to step 2.
         self.duck.execute("DROP TABLE resources")

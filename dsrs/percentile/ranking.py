@@ -337,9 +337,9 @@ def _dsp(dsr: SelectedDsr) -> sql.Composable:
 
 
 def _detail_columns(dsr: SelectedDsr) -> sql.Composable:
-    return sql.SQL(
-        "{} AS dsp, {}::int8 AS dsr_id, {}::int4 AS recency, dsp_id, title, artists, isrc, usages"
-    ).format(_dsp(dsr), sql.Literal(dsr.id), sql.Literal(dsr.recency))
+    return sql.SQL("{} AS dsp, {}::int8 AS dsr_id, {}::int4 AS recency, dsp_id, title, artists, isrc, usages").format(
+        _dsp(dsr), sql.Literal(dsr.id), sql.Literal(dsr.recency)
+    )
 
 
 # Step 1. A hash aggregation over every line of the bucket: the one pass whose cost grows with the
@@ -457,4 +457,6 @@ ORDER BY units DESC, dsp_id, dsp
 """
 
 # Step 2, for a large head: the bucket's candidates with their details, streamed.
-_BUCKET_CANDIDATES = sql.SQL("(SELECT dsp, dsp_id, units FROM percentile_resources WHERE " + _CANDIDATES_OF_CLASS + ") AS k")
+_BUCKET_CANDIDATES = sql.SQL(
+    "(SELECT dsp, dsp_id, units FROM percentile_resources WHERE " + _CANDIDATES_OF_CLASS + ") AS k"
+)

@@ -38,7 +38,11 @@ def delete_dsrs(dsrs: Iterable[DSR]) -> None:
         try:
             with transaction.atomic(), partitions.lock_wait_limited():
                 # The rows' copy names as of now: a copy being written meanwhile waits for its row.
-                copies = list(DSR.objects.select_for_update().filter(id__in=[dsr.id for dsr in dsrs]).values_list("columnar_copy", flat=True))
+                copies = list(
+                    DSR.objects.select_for_update()
+                    .filter(id__in=[dsr.id for dsr in dsrs])
+                    .values_list("columnar_copy", flat=True)
+                )
                 for dsr in dsrs:
                     partitions.drop_partition(dsr.id)
                     DSR.objects.filter(id=dsr.id).delete()

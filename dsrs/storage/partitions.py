@@ -79,7 +79,9 @@ def load_partitions(dsr_ids: list[int], chunks: Iterable[bytes]) -> None:
         for dsr_id in dsr_ids:
             _create_partition_table(cursor, dsr_id)
             # The CHECK constraint proves the bound: attaching the empty table scans nothing.
-            cursor.execute(f"ALTER TABLE {loading} ATTACH PARTITION {partition_name(dsr_id)} FOR VALUES IN ({int(dsr_id)})")
+            cursor.execute(
+                f"ALTER TABLE {loading} ATTACH PARTITION {partition_name(dsr_id)} FOR VALUES IN ({int(dsr_id)})"
+            )
         # No FREEZE: PostgreSQL refuses it for a partitioned table.
         with cursor.copy(f"COPY {loading} (dsr_id, {COPY_COLUMNS}) FROM STDIN") as copy:
             for chunk in chunks:

@@ -111,7 +111,6 @@ def small_catalogue(write_dsr) -> SmallCatalogue:
     )
 
 
-
 @pytest.fixture
 def committing_db(committed_db):
     """For tests whose work is committed, by other processes or threads: afterwards any usage
@@ -197,4 +196,6 @@ def committing_imports(committing_db, imports_storage):
     User.objects.all().delete()
     with connection.cursor() as cursor:
         # Procrastinate's tables, workers' heartbeats included, as a fresh database has them.
-        cursor.execute("TRUNCATE procrastinate_jobs, procrastinate_events, procrastinate_periodic_defers, procrastinate_workers CASCADE")
+        cursor.execute(
+            "TRUNCATE procrastinate_jobs, procrastinate_events, procrastinate_periodic_defers, procrastinate_workers CASCADE"
+        )

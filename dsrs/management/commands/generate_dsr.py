@@ -28,7 +28,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--seed", type=int, default=1)
 
-    def handle(self, *args, path: Path | None, samples: Path | None, lines: int, seed: int, file_format: str, **options):
+    def handle(
+        self, *args, path: Path | None, samples: Path | None, lines: int, seed: int, file_format: str, **options
+    ):
         if samples:
             for written in generate_samples(samples):
                 self.stdout.write(f"{written}")

@@ -70,7 +70,9 @@ class Command(BaseCommand):
         with interrupts.caught() as signals:
             for done, path in enumerate(paths):
                 if signals.received is not None:
-                    self.stderr.write(f"interrupted by {signals.name}: {len(paths) - done} of {len(paths)} files not started")
+                    self.stderr.write(
+                        f"interrupted by {signals.name}: {len(paths) - done} of {len(paths)} files not started"
+                    )
                     failures += len(paths) - done
                     break
                 on_progress = self._progress_bar(path) if sys.stderr.isatty() else None
@@ -79,7 +81,9 @@ class Command(BaseCommand):
                 except interrupts.Interrupted as interrupted:
                     if on_progress:
                         sys.stderr.write("\r\033[K")
-                    self.stderr.write(self.style.ERROR(f"{path}: interrupted by {interrupted}, rolled back: nothing of it is stored"))
+                    self.stderr.write(
+                        self.style.ERROR(f"{path}: interrupted by {interrupted}, rolled back: nothing of it is stored")
+                    )
                     raise CommandError(
                         f"interrupted: {failures + len(paths) - done} of {len(paths)} files not ingested",
                         returncode=128 + interrupted.signum,
@@ -101,10 +105,16 @@ class Command(BaseCommand):
         for path in paths:
             try:
                 with open(path, "rb") as content:
-                    queued = create_import(file_name=path.name, content=File(content), replace=replace, eur_rate=eur_rate)
+                    queued = create_import(
+                        file_name=path.name, content=File(content), replace=replace, eur_rate=eur_rate
+                    )
             except (FileNameError, OSError) as error:
                 failures += 1
-                self.stderr.write(self.style.ERROR(f"{path}: {(error.strerror or error) if isinstance(error, OSError) else error}: not queued"))
+                self.stderr.write(
+                    self.style.ERROR(
+                        f"{path}: {(error.strerror or error) if isinstance(error, OSError) else error}: not queued"
+                    )
+                )
                 continue
             self.stdout.write(f"{path}: queued as import {queued.id}")
         if failures:
@@ -122,7 +132,9 @@ class Command(BaseCommand):
                 f"rejected {result.lines_rejected:,} in {result.seconds:.1f} s ({rate:,.0f} lines/s)"
             )
         dsrs = result.dsrs or ([result.dsr] if result.dsr else [])
-        rejections = sorted((rejection for dsr in dsrs for rejection in dsr.rejections), key=lambda rejection: rejection["line"])
+        rejections = sorted(
+            (rejection for dsr in dsrs for rejection in dsr.rejections), key=lambda rejection: rejection["line"]
+        )
         for rejection in rejections[:5]:
             self.stdout.write(f"  rejected line {rejection['line']}: {rejection['reason']}")
 
@@ -138,9 +150,7 @@ class Command(BaseCommand):
             done = progress.bytes_read / progress.file_size if progress.file_size else 1
             bar = "#" * int(done * 30)
             speed = progress.bytes_read / progress.seconds / 1e6 if progress.seconds else 0
-            sys.stderr.write(
-                f"\r\033[K{path.name} [{bar:<30}] {done:4.0%} {progress.lines:,} lines {speed:.1f} MB/s"
-            )
+            sys.stderr.write(f"\r\033[K{path.name} [{bar:<30}] {done:4.0%} {progress.lines:,} lines {speed:.1f} MB/s")
             sys.stderr.flush()
 
         return show

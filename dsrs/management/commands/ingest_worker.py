@@ -37,4 +37,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, concurrency: int, queues: list[str] | None, **options):
-        run_worker(name=f"ingest-{socket.gethostname()}-{os.getpid()}", queues=queues or [QUEUE], concurrency=concurrency)
+        run_worker(
+            name=f"ingest-{socket.gethostname()}-{os.getpid()}", queues=queues or [QUEUE], concurrency=concurrency
+        )

@@ -33,7 +33,16 @@ from dsrs.storage.columnar.read_back import write_from_database
 from dsrs.storage.columnar.streamed import StreamedCopies, streamed_copies
 from dsrs.models import DSR
 
-__all__ = ["StreamedCopies", "copy_path", "directory", "rebuild", "remove_copies", "streamed_copies", "write_copies", "write_copy"]
+__all__ = [
+    "StreamedCopies",
+    "copy_path",
+    "directory",
+    "rebuild",
+    "remove_copies",
+    "streamed_copies",
+    "write_copies",
+    "write_copy",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +92,12 @@ def _publish(dsr: DSR, written: Path) -> str | None:
     with transaction.atomic():
         # The row lock orders this with a deletion: either the deletion sees the name and removes
         # the file once it commits, or this finds no ingested row and removes it now.
-        previous = DSR.objects.select_for_update().filter(id=dsr.id, status=DSR.Status.INGESTED).values_list("columnar_copy", flat=True).first()
+        previous = (
+            DSR.objects.select_for_update()
+            .filter(id=dsr.id, status=DSR.Status.INGESTED)
+            .values_list("columnar_copy", flat=True)
+            .first()
+        )
         if previous is None:
             copy_path(name).unlink(missing_ok=True)
             return None

@@ -33,7 +33,14 @@ INEXACT = "no exact units"
 TEXT = ".tsv"
 DSRF_TEXT = ".dsrf.tsv"
 PARQUET = ".parquet"
-COLUMNS = {"dsp_id": "VARCHAR", "title": "VARCHAR", "artists": "VARCHAR", "isrc": "VARCHAR", "usages": "BIGINT", "revenue": "VARCHAR"}
+COLUMNS = {
+    "dsp_id": "VARCHAR",
+    "title": "VARCHAR",
+    "artists": "VARCHAR",
+    "isrc": "VARCHAR",
+    "usages": "BIGINT",
+    "revenue": "VARCHAR",
+}
 
 
 def unescaped(column: str) -> str:

@@ -133,7 +133,11 @@ class StreamedCopies:
             returncode = writer.process.wait()
         if returncode != 0 or writer.failure or not writer.output.exists():
             errors = (writer.scratch / "errors").read_text(errors="replace").strip()
-            logger.info("DSR %s: copy not written with its lines (%s); read back from PostgreSQL", dsr.id, errors or writer.failure or f"exit status {returncode}")
+            logger.info(
+                "DSR %s: copy not written with its lines (%s); read back from PostgreSQL",
+                dsr.id,
+                errors or writer.failure or f"exit status {returncode}",
+            )
             return None
         named = writer.scratch / new_name(dsr.id, PARQUET)
         writer.output.rename(named)
@@ -157,11 +161,16 @@ class StreamedCopies:
     def _start(self, dsr: DSR, led_by_dsr_id: bool) -> _Writer:
         scratch = scratch_folder()
         output = scratch / "lines.parquet"
-        arguments = [str(output), WRITER_MEMORY_LIMIT, str(dsr.eur_rate)] + (["--led-by-dsr-id"] if led_by_dsr_id else [])
+        arguments = [str(output), WRITER_MEMORY_LIMIT, str(dsr.eur_rate)] + (
+            ["--led-by-dsr-id"] if led_by_dsr_id else []
+        )
         with open(scratch / "errors", "wb") as errors:
             process = subprocess.Popen(
                 [sys.executable, str(WRITER), *arguments],
-                env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))},
+                env={
+                    **os.environ,
+                    "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
+                },
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=errors,

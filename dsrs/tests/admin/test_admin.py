@@ -29,7 +29,10 @@ def lines(count: int) -> list[str]:
 @pytest.fixture
 def dsrs(write_dsr):
     """Three ingested DSRs of 2, 3 and 4 lines."""
-    return [ingest_dsr(path=write_dsr(name, lines(count))).dsr for name, count in [(NOK_JANUARY, 2), (EUR_FEBRUARY, 3), (GBP_MARCH, 4)]]
+    return [
+        ingest_dsr(path=write_dsr(name, lines(count))).dsr
+        for name, count in [(NOK_JANUARY, 2), (EUR_FEBRUARY, 3), (GBP_MARCH, 4)]
+    ]
 
 
 @pytest.fixture
@@ -88,14 +91,29 @@ def test_the_list_shows_one_short_line_per_dsr(dsrs, deleter):
 
 
 def test_the_list_shows_a_failed_dsr_with_its_error_and_large_counts_grouped(deleter):
-    period = {"period_start": date(2024, 1, 1), "period_end": date(2024, 1, 31), "territory_id": "ES", "currency_id": "EUR"}
+    period = {
+        "period_start": date(2024, 1, 1),
+        "period_end": date(2024, 1, 31),
+        "territory_id": "ES",
+        "currency_id": "EUR",
+    }
     baker.make(DSR, status="ingested", lines_read=2_500_012, lines_stored=2_500_000, lines_rejected=12, **period)
-    baker.make(DSR, status="failed", error="x.tsv.gz: truncated gzip: the file ends after line 31", lines_read=30, lines_rejected=1, **period)
+    baker.make(
+        DSR,
+        status="failed",
+        error="x.tsv.gz: truncated gzip: the file ends after line 31",
+        lines_read=30,
+        lines_rejected=1,
+        **period,
+    )
 
     content = deleter.get(CHANGELIST).content.decode()
 
     assert '<td class="field-lines">2,500,000</td><td class="field-rejected">12</td>' in content
-    assert '<span class="dsr-status dsr-status-failed" title="x.tsv.gz: truncated gzip: the file ends after line 31">failed</span>' in content
+    assert (
+        '<span class="dsr-status dsr-status-failed" title="x.tsv.gz: truncated gzip: the file ends after line 31">failed</span>'
+        in content
+    )
     assert '<td class="field-lines">0</td><td class="field-rejected">1</td>' in content
 
 
@@ -146,7 +164,17 @@ def test_the_detail_page_shows_the_eur_rate_the_error_and_the_rejection_report(w
 
 def test_the_detail_page_draws_the_revenue_concentration(write_dsr, deleter):
     # Revenue by resource: A 50 (two lines), B 30, C 10, D 10, E 0.
-    path = write_dsr(NOK_JANUARY, ["A\tt\ta\ti\t1\t30", "B\tt\ta\ti\t1\t30", "C\tt\ta\ti\t1\t10", "A\tt\ta\ti\t1\t20", "D\tt\ta\ti\t1\t10", "E\tt\ta\ti\t1\t0"])
+    path = write_dsr(
+        NOK_JANUARY,
+        [
+            "A\tt\ta\ti\t1\t30",
+            "B\tt\ta\ti\t1\t30",
+            "C\tt\ta\ti\t1\t10",
+            "A\tt\ta\ti\t1\t20",
+            "D\tt\ta\ti\t1\t10",
+            "E\tt\ta\ti\t1\t0",
+        ],
+    )
     dsr = ingest_dsr(path=path).dsr
 
     content = deleter.get(f"{CHANGELIST}{dsr.id}/change/").content.decode()
@@ -157,7 +185,10 @@ def test_the_detail_page_draws_the_revenue_concentration(write_dsr, deleter):
 
 @pytest.mark.parametrize(
     "lines, shown",
-    [(["A\tt\ta\ti\t1\t0", "B\tt\ta\ti\t1\t0"], "no revenue: every resource earned 0"), (["bad line"], "no usage line stored")],
+    [
+        (["A\tt\ta\ti\t1\t0", "B\tt\ta\ti\t1\t0"], "no revenue: every resource earned 0"),
+        (["bad line"], "no usage line stored"),
+    ],
 )
 def test_the_detail_page_says_why_a_dsr_has_no_concentration(write_dsr, deleter, lines, shown):
     dsr = ingest_dsr(path=write_dsr(NOK_JANUARY, lines)).dsr
@@ -202,7 +233,10 @@ def test_currencies_and_territories_are_read_only(admin_client, url):
     assert admin_client.get(f"{url}add/").status_code == 403
     assert admin_client.post(f"{url}{code}/change/", {"name": "edited"}).status_code == 403
     assert admin_client.get(f"{url}{code}/delete/").status_code == 403
-    assert admin_client.post(url, {"action": "delete_selected", "_selected_action": [code], "post": "yes"}).status_code == 200
+    assert (
+        admin_client.post(url, {"action": "delete_selected", "_selected_action": [code], "post": "yes"}).status_code
+        == 200
+    )
     assert admin_client.get(f"{url}{code}/change/").status_code == 200
 
 

@@ -26,7 +26,9 @@ def rate_viewer(client, django_user_model):
 
 @pytest.fixture
 def november_update():
-    update = EcbRateUpdate.objects.create(source="https://ecb.test/eurofxref-hist.zip", days_added=1, currencies_added=0, rates_added=2)
+    update = EcbRateUpdate.objects.create(
+        source="https://ecb.test/eurofxref-hist.zip", days_added=1, currencies_added=0, rates_added=2
+    )
     EcbRate.objects.bulk_create(
         [
             EcbRate(date=date(2026, 11, 2), currency="GBP", rate=Decimal("0.8342"), update=update),
@@ -52,7 +54,10 @@ def test_the_list_shows_the_newest_rates_first_with_their_source(rate_viewer, no
     ]
     assert response.context["cl"].result_count == 221_704
     content = response.content.decode()
-    assert '">2026-11-02</a></th><td class="field-currency">GBP</td><td class="field-published_rate">0.8342</td>' in content
+    assert (
+        '">2026-11-02</a></th><td class="field-currency">GBP</td><td class="field-published_rate">0.8342</td>'
+        in content
+    )
 
 
 def test_the_list_heading_gives_the_last_update_its_time_and_the_newest_rates(rate_viewer, november_update):
@@ -69,7 +74,9 @@ def test_the_updates_list_shows_each_load_newest_first(rate_viewer, november_upd
     response = rate_viewer.get(UPDATES)
 
     assert response.status_code == 200
-    assert [(u.source, u.days_added, u.currencies_added, u.rates_added) for u in response.context["cl"].result_list] == [
+    assert [
+        (u.source, u.days_added, u.currencies_added, u.rates_added) for u in response.context["cl"].result_list
+    ] == [
         ("https://ecb.test/eurofxref-hist.zip", 1, 0, 2),
         (bundled_history_name(), 7126, 41, 221_702),
     ]

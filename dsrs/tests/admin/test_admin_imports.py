@@ -39,7 +39,12 @@ def test_a_failed_import_is_queued_again_and_another_is_not(client, django_user_
     response = admin.post(CHANGELIST, {"action": "requeue", "_selected_action": [failed.id, ingested.id]}, follow=True)
 
     failed.refresh_from_db(), ingested.refresh_from_db()
-    assert (failed.status, failed.message, failed.job_id is not None, ingested.status) == ("queued", "", True, "ingested")
+    assert (failed.status, failed.message, failed.job_id is not None, ingested.status) == (
+        "queued",
+        "",
+        True,
+        "ingested",
+    )
     assert [str(m) for m in response.context["messages"]] == [
         f"Queued again: import {failed.id}.",
         f"import {ingested.id} is ingested: only a failed import is queued again",
@@ -54,7 +59,16 @@ def test_only_who_may_add_imports_is_offered_the_requeue(client, django_user_mod
 
 def test_an_imports_page_shows_its_bytes_read_and_its_dsr(client, django_user_model):
     dsr = baker.make("dsrs.DSR", path=NAME, status="ingested")
-    record = baker.make(Import, file_name=NAME, status="ingested", lines_read=10, bytes_read=300, file_size=300, dsr=dsr, message=f"ingested as DSR {dsr.id}")
+    record = baker.make(
+        Import,
+        file_name=NAME,
+        status="ingested",
+        lines_read=10,
+        bytes_read=300,
+        file_size=300,
+        dsr=dsr,
+        message=f"ingested as DSR {dsr.id}",
+    )
 
     page = staff(django_user_model, client, "view_import").get(f"{CHANGELIST}{record.id}/change/").content.decode()
 

@@ -9,7 +9,14 @@ pytestmark = pytest.mark.django_db
 
 NAME = "Spotify_SpotifyPremium_ES_EUR_20200101-20200131.tsv"
 # Revenue by resource: A 50 (two lines), B 30, C 10, D 10, E 0.
-FIVE_RESOURCES = ["A\tt\ta\ti\t1\t30", "B\tt\ta\ti\t1\t30", "C\tt\ta\ti\t1\t10", "A\tt\ta\ti\t1\t20", "D\tt\ta\ti\t1\t10", "E\tt\ta\ti\t1\t0"]
+FIVE_RESOURCES = [
+    "A\tt\ta\ti\t1\t30",
+    "B\tt\ta\ti\t1\t30",
+    "C\tt\ta\ti\t1\t10",
+    "A\tt\ta\ti\t1\t20",
+    "D\tt\ta\ti\t1\t10",
+    "E\tt\ta\ti\t1\t0",
+]
 
 
 def ingested(write_dsr, name: str, lines: list[str]) -> int:
@@ -25,7 +32,9 @@ def test_it_ranks_resources_by_their_revenue_summed_over_their_lines(write_dsr):
 
 
 def test_it_gives_one_point_per_percent_of_the_resources(write_dsr):
-    dsr_id = ingested(write_dsr, NAME, [f"id{i}\tt\ta\ti\t1\t{1 + i // 125}" for i in range(250)])  # 125 earn 1, 125 earn 2
+    dsr_id = ingested(
+        write_dsr, NAME, [f"id{i}\tt\ta\ti\t1\t{1 + i // 125}" for i in range(250)]
+    )  # 125 earn 1, 125 earn 2
 
     concentration = revenue_concentration(dsr_id=dsr_id)
 
@@ -39,7 +48,9 @@ def test_it_gives_one_point_per_percent_of_the_resources(write_dsr):
 
 def test_only_the_dsrs_own_lines_count(write_dsr):
     dsr_id = ingested(write_dsr, NAME, FIVE_RESOURCES)
-    ingested(write_dsr, "Spotify_SpotifyPremium_ES_EUR_20200201-20200229.tsv", ["A\tt\ta\ti\t1\t1000", "Z\tt\ta\ti\t1\t5"])
+    ingested(
+        write_dsr, "Spotify_SpotifyPremium_ES_EUR_20200201-20200229.tsv", ["A\tt\ta\ti\t1\t1000", "Z\tt\ta\ti\t1\t5"]
+    )
 
     assert revenue_concentration(dsr_id=dsr_id).points[0] == (0.2, 0.5)
 
@@ -54,7 +65,9 @@ def test_an_unknown_dsr_has_none():
 
 
 def test_the_points_answer_the_top_share_and_the_share_earning_half():
-    concentration = RevenueConcentration(resources=5, points=[(0.2, 0.5), (0.4, 0.8), (0.6, 0.9), (0.8, 1.0), (1.0, 1.0)])
+    concentration = RevenueConcentration(
+        resources=5, points=[(0.2, 0.5), (0.4, 0.8), (0.6, 0.9), (0.8, 1.0), (1.0, 1.0)]
+    )
 
     assert concentration.top(0.01) == concentration.top(0.2) == (0.2, 0.5)
     assert concentration.top(0.3) == (0.4, 0.8)

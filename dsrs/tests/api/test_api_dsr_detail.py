@@ -10,7 +10,9 @@ NOT_FOUND = {"detail": "Not found."}
 
 
 def test_it_shows_one_dsr(client, write_dsr):
-    path = write_dsr("Spotify_SpotifyStudent_SGAE_GB_GBP_20210901-20210930.tsv", ["id1\tt\ta\ti\t1\t2", "id2\tt\ta\ti\t3\t4"])
+    path = write_dsr(
+        "Spotify_SpotifyStudent_SGAE_GB_GBP_20210901-20210930.tsv", ["id1\tt\ta\ti\t1\t2", "id2\tt\ta\ti\t3\t4"]
+    )
     dsr = ingest_dsr(path=path).dsr
 
     response = client.get(f"/dsrs/{dsr.id}")

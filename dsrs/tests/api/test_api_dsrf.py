@@ -40,7 +40,10 @@ def test_dsrs_lists_them_with_the_sender_service_and_recipient(client, dsrf_dsrs
         (spain.id, {"name": "Spain", "code_2": "ES"}, "EUR"),
         (france.id, {"name": "France", "code_2": "FR"}, "EUR"),
     ]
-    assert {key: body[0][key] for key in ("dsp", "service", "society", "period_start", "period_end", "status", "lines_stored", "eur_rate")} == {
+    assert {
+        key: body[0][key]
+        for key in ("dsp", "service", "society", "period_start", "period_end", "status", "lines_stored", "eur_rate")
+    } == {
         "dsp": "Spotify",
         "service": "Spotify Premium",
         "society": "SGAE",
@@ -69,7 +72,12 @@ def test_the_percentile_sums_their_pro_rata_revenue(client, dsrf_dsrs):
         ("Spotify", "id2", "Song Two", 20, 33.33333333, [spain.id]),
     ]
     top = client.get("/resources/percentile/100").json()
-    assert [(r["dsp_id"], r["usages"], r["revenue"], r["dsrs"]) for r in top][-1] == ("id1", 18, 20.16666667, [spain.id, france.id])
+    assert [(r["dsp_id"], r["usages"], r["revenue"], r["dsrs"]) for r in top][-1] == (
+        "id1",
+        18,
+        20.16666667,
+        [spain.id, france.id],
+    )
 
 
 @pytest.fixture
@@ -79,7 +87,9 @@ def dsrf_loaded(committed_db, tmp_path):
     generate_dsrf(generated, sales=300, seed=5)
     assert ingest_dsr(path=generated).outcome == Outcome.INGESTED
     (tmp_path / "bad").mkdir()
-    bad = write_dsrf(tmp_path / "bad", SPAIN, head=HEAD.replace("2024-01", "2023-01"), footer=foot([HEAD, *SPAIN], blocks=9))
+    bad = write_dsrf(
+        tmp_path / "bad", SPAIN, head=HEAD.replace("2024-01", "2023-01"), footer=foot([HEAD, *SPAIN], blocks=9)
+    )
     assert ingest_dsr(path=bad).outcome == Outcome.FAILED
 
 

@@ -30,12 +30,16 @@ def test_it_lists_every_dsr_in_id_order_with_the_contracts_fields(client, small_
 
 
 def test_it_lists_failed_dsrs_too(client, write_dsr):
-    failed = ingest_dsr(path=write_dsr("Spotify_SpotifyPremium_ES_EUR_20200101-20200131.tsv", ["only\tfive\tfields\t1\t2"])).dsr
+    failed = ingest_dsr(
+        path=write_dsr("Spotify_SpotifyPremium_ES_EUR_20200101-20200131.tsv", ["only\tfive\tfields\t1\t2"])
+    ).dsr
 
     [dsr] = client.get("/dsrs/").json()
 
     assert (dsr["id"], dsr["status"], dsr["lines_rejected"]) == (failed.id, "failed", 1)
-    assert dsr["error"].endswith("no valid usage line (1 rejected; first: line 2: expected 6 tab-separated fields, found 5)")
+    assert dsr["error"].endswith(
+        "no valid usage line (1 rejected; first: line 2: expected 6 tab-separated fields, found 5)"
+    )
 
 
 def test_an_empty_database_gives_an_empty_array(client):

@@ -20,7 +20,9 @@ def uploader(django_user_model) -> str:
 
 def queued_jobs() -> list[tuple]:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT task_name, queue_name, lock, (args->>'import_id')::bigint, status FROM procrastinate_jobs ORDER BY id")
+        cursor.execute(
+            "SELECT task_name, queue_name, lock, (args->>'import_id')::bigint, status FROM procrastinate_jobs ORDER BY id"
+        )
         return cursor.fetchall()
 
 
@@ -32,7 +34,22 @@ class TestUpload:
         assert response.status_code == 202
         assert response["Location"] == f"/imports/{record.id}"
         body = response.json()
-        assert {k: body[k] for k in ("id", "file_name", "replace", "status", "lines_read", "bytes_read", "file_size", "dsr", "message", "started_at", "finished_at")} == {
+        assert {
+            k: body[k]
+            for k in (
+                "id",
+                "file_name",
+                "replace",
+                "status",
+                "lines_read",
+                "bytes_read",
+                "file_size",
+                "dsr",
+                "message",
+                "started_at",
+                "finished_at",
+            )
+        } == {
             "id": record.id,
             "file_name": NAME,
             "replace": True,
@@ -52,12 +69,16 @@ class TestUpload:
         assert record.created_by.username == "uploader"
 
     def test_a_dsrf_file_is_queued_with_the_report_its_name_gives_as_lock(self, client, uploader, imports_storage):
-        name = "DSR_PADPIDA2011021501G_PADPIDA2007040502I_SpotifyPremium_20240101--20240131__1of1_20240205T120000.tsv.gz"
+        name = (
+            "DSR_PADPIDA2011021501G_PADPIDA2007040502I_SpotifyPremium_20240101--20240131__1of1_20240205T120000.tsv.gz"
+        )
 
         response = upload(client, uploader, name, b"HEAD\t...")
 
         assert response.status_code == 202
-        assert queued_jobs()[0][2] == "dsrf-report:PADPIDA2011021501G/PADPIDA2007040502I/SpotifyPremium//20240101-20240131"
+        assert (
+            queued_jobs()[0][2] == "dsrf-report:PADPIDA2011021501G/PADPIDA2007040502I/SpotifyPremium//20240101-20240131"
+        )
 
     def test_replace_is_off_unless_asked(self, client, uploader, imports_storage):
         assert upload(client, uploader, NAME, dsr_bytes(1)).json()["replace"] is False
@@ -79,7 +100,10 @@ class TestUpload:
 
         response = upload(client, reader, NAME, dsr_bytes(1))
 
-        assert (response.status_code, response.json()) == (403, {"detail": "You do not have permission to perform this action."})
+        assert (response.status_code, response.json()) == (
+            403,
+            {"detail": "You do not have permission to perform this action."},
+        )
         assert (Import.objects.count(), queued_jobs()) == (0, [])
 
     @pytest.mark.parametrize(
@@ -92,14 +116,23 @@ class TestUpload:
             ),
             ("Spotify_SpotifyPremium_XX_EUR_20200101-20200131.tsv", "unknown territory 'XX' (ISO 3166 alpha-2)"),
             ("Spotify_SpotifyPremium_ES_QQQ_20200101-20200131.tsv", "unknown currency 'QQQ' (ISO 4217)"),
-            ("Spotify_SpotifyPremium_ES_EUR_20200201-20200131.tsv", "period starts after it ends (2020-02-01 > 2020-01-31)"),
+            (
+                "Spotify_SpotifyPremium_ES_EUR_20200201-20200131.tsv",
+                "period starts after it ends (2020-02-01 > 2020-01-31)",
+            ),
         ],
     )
-    def test_a_name_that_does_not_parse_or_an_unknown_code_is_a_400_and_nothing_is_queued(self, client, uploader, imports_storage, name, reason):
+    def test_a_name_that_does_not_parse_or_an_unknown_code_is_a_400_and_nothing_is_queued(
+        self, client, uploader, imports_storage, name, reason
+    ):
         response = upload(client, uploader, name, dsr_bytes(1))
 
         assert (response.status_code, response.json()) == (400, {"file": [f"{name}: {reason}"]})
-        assert (Import.objects.count(), queued_jobs(), imports_storage.exists() and any(imports_storage.iterdir())) == (0, [], False)
+        assert (Import.objects.count(), queued_jobs(), imports_storage.exists() and any(imports_storage.iterdir())) == (
+            0,
+            [],
+            False,
+        )
 
     def test_no_file_is_a_400(self, client, uploader, imports_storage):
         response = client.post("/imports/", {"replace": "true"}, headers={"Authorization": uploader})
@@ -127,7 +160,12 @@ class TestReading:
 
         page = client.get("/imports/", headers={"Authorization": uploader}).json()
 
-        assert (page["count"], [i["id"] for i in page["results"]], page["next"], page["previous"]) == (3, ids[::-1], None, None)
+        assert (page["count"], [i["id"] for i in page["results"]], page["next"], page["previous"]) == (
+            3,
+            ids[::-1],
+            None,
+            None,
+        )
 
     def test_an_import_is_found_by_id_and_an_unknown_one_is_a_404(self, client, uploader, imports_storage):
         created = upload(client, uploader, NAME, dsr_bytes(1)).json()
@@ -143,7 +181,9 @@ class TestReading:
         viewer = user_with_token(django_user_model, "viewer", "view_import")
         nobody = user_with_token(django_user_model, "nobody")
 
-        statuses = [client.get("/imports/", headers={"Authorization": who}).status_code for who in (viewer, uploader, nobody)]
+        statuses = [
+            client.get("/imports/", headers={"Authorization": who}).status_code for who in (viewer, uploader, nobody)
+        ]
         anonymous = client.get("/imports/")
 
         assert statuses + [anonymous.status_code] == [200, 200, 403, 401]

@@ -41,7 +41,11 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
 def test_check_deploy_is_clean_with_production_settings():
     checked = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
 
-    assert (checked.returncode, checked.stdout, checked.stderr) == (0, "System check identified no issues (0 silenced).\n", "")
+    assert (checked.returncode, checked.stdout, checked.stderr) == (
+        0,
+        "System check identified no issues (0 silenced).\n",
+        "",
+    )
 
 
 def test_check_deploy_flags_the_development_secret_key():
@@ -67,7 +71,13 @@ def test_check_deploy_flags_debug():
         ({"DEBUG": "1"}, (True, False, False, 0, None, [])),
         ({"DEBUG": "On", "SECURE_SSL_REDIRECT": ""}, (True, False, False, 0, None, [])),
         (
-            {"SECURE_SSL_REDIRECT": "0", "SECURE_COOKIES": "no", "SECURE_HSTS_SECONDS": "60", "TRUST_X_FORWARDED_PROTO": "yes", "CSRF_TRUSTED_ORIGINS": "https://a.example, https://b.example"},
+            {
+                "SECURE_SSL_REDIRECT": "0",
+                "SECURE_COOKIES": "no",
+                "SECURE_HSTS_SECONDS": "60",
+                "TRUST_X_FORWARDED_PROTO": "yes",
+                "CSRF_TRUSTED_ORIGINS": "https://a.example, https://b.example",
+            },
             (False, False, False, 60, ("HTTP_X_FORWARDED_PROTO", "https"), ["https://a.example", "https://b.example"]),
         ),
     ],
@@ -104,11 +114,19 @@ def test_a_value_that_is_not_understood_stops_every_command_naming_the_variable(
     checked = manage("check", **{name: value})
 
     assert checked.returncode == 1
-    assert checked.stderr.splitlines()[-1] == f"django.core.exceptions.ImproperlyConfigured: {name}={value!r}: {expected}"
+    assert (
+        checked.stderr.splitlines()[-1] == f"django.core.exceptions.ImproperlyConfigured: {name}={value!r}: {expected}"
+    )
 
 
 def test_the_rejection_ratio_is_read_from_the_environment():
-    printed = manage("shell", "--no-imports", "-c", "from django.conf import settings; print(settings.DSR_MAX_REJECTED_RATIO)", DSR_MAX_REJECTED_RATIO="0.25")
+    printed = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings; print(settings.DSR_MAX_REJECTED_RATIO)",
+        DSR_MAX_REJECTED_RATIO="0.25",
+    )
 
     assert printed.stdout == "0.25\n", printed.stderr
 
@@ -118,24 +136,47 @@ def test_the_imports_storage_is_the_folder_given_or_an_s3_bucket():
 
     folder = manage("shell", "--no-imports", "-c", show, IMPORTS_STORAGE_DIR="/srv/imports")
     default = manage("shell", "--no-imports", "-c", show)
-    bucket = manage("shell", "--no-imports", "-c", show, IMPORTS_S3_BUCKET="dsr-imports", IMPORTS_S3_ENDPOINT_URL="https://minio.example.com")
+    bucket = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        show,
+        IMPORTS_S3_BUCKET="dsr-imports",
+        IMPORTS_S3_ENDPOINT_URL="https://minio.example.com",
+    )
 
     assert folder.stdout == "django.core.files.storage.FileSystemStorage {'location': '/srv/imports'}\n", folder.stderr
-    assert default.stdout == f"django.core.files.storage.FileSystemStorage {{'location': '{ROOT / 'uploads'}'}}\n", default.stderr
-    assert bucket.stdout == "storages.backends.s3.S3Storage {'bucket_name': 'dsr-imports', 'endpoint_url': 'https://minio.example.com'}\n", bucket.stderr
+    assert default.stdout == f"django.core.files.storage.FileSystemStorage {{'location': '{ROOT / 'uploads'}'}}\n", (
+        default.stderr
+    )
+    assert (
+        bucket.stdout
+        == "storages.backends.s3.S3Storage {'bucket_name': 'dsr-imports', 'endpoint_url': 'https://minio.example.com'}\n"
+    ), bucket.stderr
 
 
 # The database
 
 
 def test_without_database_url_settings_name_the_embedded_server_in_pgdata():
-    printed = manage("shell", "--no-imports", "-c", "from django.conf import settings; d = settings.DATABASES['default']; print(d['ENGINE'], d['NAME'], d['PGDATA'])")
+    printed = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings; d = settings.DATABASES['default']; print(d['ENGINE'], d['NAME'], d['PGDATA'])",
+    )
 
     assert printed.stdout == f"dsr_project.embedded_postgres postgres {ROOT / '.pgdata'}\n", printed.stderr
 
 
 def test_database_url_names_any_server():
-    printed = manage("shell", "--no-imports", "-c", "from django.conf import settings; d = settings.DATABASES['default']; print(d['ENGINE'], d['HOST'], d['NAME'])", DATABASE_URL=PRODUCTION["DATABASE_URL"])
+    printed = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings; d = settings.DATABASES['default']; print(d['ENGINE'], d['HOST'], d['NAME'])",
+        DATABASE_URL=PRODUCTION["DATABASE_URL"],
+    )
 
     assert printed.stdout == "django.db.backends.postgresql db dsr\n", printed.stderr
 
@@ -164,14 +205,17 @@ def run_with_database_url(**env: str) -> subprocess.CompletedProcess:
 def test_a_command_can_be_given_the_url_of_the_embedded_server():
     ran = run_with_database_url()
 
-    assert (ran.returncode, ran.stdout) == (0, "postgresql://postgres:@/postgres?host=" + str(ROOT / ".pgdata") + "\n"), ran.stderr
+    assert (ran.returncode, ran.stdout) == (
+        0,
+        "postgresql://postgres:@/postgres?host=" + str(ROOT / ".pgdata") + "\n",
+    ), ran.stderr
 
 
 def test_a_command_keeps_the_database_url_it_is_given():
     ran = run_with_database_url(DATABASE_URL="postgres://nobody@127.0.0.1:1/nothing")
 
     assert ran.returncode == 1
-    assert "connection to server at \"127.0.0.1\", port 1 failed" in ran.stderr
+    assert 'connection to server at "127.0.0.1", port 1 failed' in ran.stderr
 
 
 # Serving
@@ -212,7 +256,9 @@ def test_whitenoise_serves_collected_static_files_compressed(settings, tmp_path)
 
 
 def test_the_dockerfile_passes_hadolint():
-    linted = subprocess.run([Path(sys.executable).parent / "hadolint", "Dockerfile"], cwd=ROOT, capture_output=True, text=True)
+    linted = subprocess.run(
+        [Path(sys.executable).parent / "hadolint", "Dockerfile"], cwd=ROOT, capture_output=True, text=True
+    )
 
     assert (linted.returncode, linted.stdout, linted.stderr) == (0, "", "")
 
@@ -226,7 +272,10 @@ def test_the_image_is_slim_non_root_and_installs_dependencies_before_the_code():
     instructions = dockerfile_instructions()
     install = instructions.index("RUN pip install --no-cache-dir --require-hashes -r requirements.txt")
 
-    assert [i for i in instructions if i.startswith("FROM")] == ["FROM python:3.11-slim AS requirements", "FROM python:3.11-slim"]
+    assert [i for i in instructions if i.startswith("FROM")] == [
+        "FROM python:3.11-slim AS requirements",
+        "FROM python:3.11-slim",
+    ]
     assert instructions[install - 1] == "COPY --from=requirements /build/requirements.txt ."
     assert instructions[install + 1] == "COPY . ."
     assert [i for i in instructions if i.startswith("USER")] == ["USER 10001:10001"]
@@ -242,7 +291,9 @@ def compose_errors(document: dict) -> list[str]:
     """What the Compose specification's JSON schema (vendored in docker/) says is wrong."""
     schema = json.loads((ROOT / "docker" / "compose-spec.json").read_text())
     validator = jsonschema.Draft202012Validator(schema)
-    return sorted(f"{'/'.join(map(str, error.absolute_path))}: {error.message}" for error in validator.iter_errors(document))
+    return sorted(
+        f"{'/'.join(map(str, error.absolute_path))}: {error.message}" for error in validator.iter_errors(document)
+    )
 
 
 def compose_file(name: str) -> dict:
@@ -257,7 +308,9 @@ def test_the_compose_files_follow_the_compose_specification(name):
 def test_the_compose_schema_catches_a_misspelt_key():
     document = {"services": {"app": {"image": "dsr", "enviroment": {"DEBUG": "1"}}}}
 
-    assert compose_errors(document) == ["services/app: Unevaluated properties are not allowed ('enviroment' was unexpected)"]
+    assert compose_errors(document) == [
+        "services/app: Unevaluated properties are not allowed ('enviroment' was unexpected)"
+    ]
 
 
 def test_the_development_compose_file_serves_postgres_for_make_test_on_the_host():
@@ -266,7 +319,11 @@ def test_the_development_compose_file_serves_postgres_for_make_test_on_the_host(
     assert services["db"]["image"] == "postgres:18"
     assert services["db"]["ports"] == ["127.0.0.1:${POSTGRES_PORT:-5432}:5432"]
     assert services["app"]["volumes"] == [".:/app"]
-    assert services["app"]["environment"] == {"DEBUG": "1", "DATABASE_URL": "postgres://dsr:dsr@db:5432/dsr", "LOG_FORMAT": "text"}
+    assert services["app"]["environment"] == {
+        "DEBUG": "1",
+        "DATABASE_URL": "postgres://dsr:dsr@db:5432/dsr",
+        "LOG_FORMAT": "text",
+    }
     assert services["worker"]["command"] == ["python", "manage.py", "ingest_worker"]
     assert services["worker"]["environment"] == {**services["app"]["environment"], "MIGRATE_ON_START": "0"}
     assert services["worker"]["volumes"] == [".:/app"]  # uploads/ shared with the app
@@ -290,12 +347,23 @@ def test_the_production_workers_share_the_apps_settings_and_imports_and_leave_mi
     app, worker = services["app"], services["worker"]
 
     assert worker["command"] == ["python", "manage.py", "ingest_worker"]
-    assert worker["environment"] == {**{k: v for k, v in app["environment"].items() if k != "WEB_CONCURRENCY"}, "MIGRATE_ON_START": "0"}
+    assert worker["environment"] == {
+        **{k: v for k, v in app["environment"].items() if k != "WEB_CONCURRENCY"},
+        "MIGRATE_ON_START": "0",
+    }
     assert worker["environment"]["IMPORTS_STORAGE_DIR"] == "/srv/imports"
     assert worker["environment"]["COLUMNAR_DIR"] == "/srv/columnar"
-    assert worker["volumes"] == app["volumes"] == ["imports:/srv/imports", "columnar:/srv/columnar", "${DSR_INBOX:-./inbox}:/inbox:ro"]
+    assert (
+        worker["volumes"]
+        == app["volumes"]
+        == ["imports:/srv/imports", "columnar:/srv/columnar", "${DSR_INBOX:-./inbox}:/inbox:ro"]
+    )
     assert worker["depends_on"] == {"app": {"condition": "service_healthy"}}  # migrated
-    assert (worker["healthcheck"], "ports" in worker, "container_name" in worker) == ({"disable": True}, False, False)  # scales
+    assert (worker["healthcheck"], "ports" in worker, "container_name" in worker) == (
+        {"disable": True},
+        False,
+        False,
+    )  # scales
 
 
 # docker/entrypoint.sh, run outside Docker with stubs for python, sleep and the command
@@ -356,13 +424,20 @@ def test_the_entrypoint_checks_waits_migrates_then_runs_the_command(entrypoint):
 def test_the_entrypoint_waits_for_the_database(entrypoint):
     code, _, _, ran = entrypoint(STUB_DB_DOWN_TRIES="2")
 
-    assert (code, ran) == (0, [DEPLOY_CHECK, DATABASE_CHECK, "sleep 1", DATABASE_CHECK, "sleep 1", DATABASE_CHECK, MIGRATE, GUNICORN])
+    assert (code, ran) == (
+        0,
+        [DEPLOY_CHECK, DATABASE_CHECK, "sleep 1", DATABASE_CHECK, "sleep 1", DATABASE_CHECK, MIGRATE, GUNICORN],
+    )
 
 
 def test_the_entrypoint_gives_up_when_the_database_never_answers(entrypoint):
     code, stdout, stderr, ran = entrypoint(STUB_DB_DOWN_TRIES="99", DB_WAIT_TRIES="3")
 
-    assert (code, stdout, stderr) == (1, "", "entrypoint: no database after 3 tries: OperationalError: connection refused\n")
+    assert (code, stdout, stderr) == (
+        1,
+        "",
+        "entrypoint: no database after 3 tries: OperationalError: connection refused\n",
+    )
     assert ran == [DEPLOY_CHECK, DATABASE_CHECK, "sleep 1", DATABASE_CHECK, "sleep 1", DATABASE_CHECK]
 
 
@@ -370,7 +445,9 @@ def test_the_entrypoint_refuses_to_start_when_check_deploy_fails(entrypoint):
     code, stdout, stderr, ran = entrypoint(STUB_DEPLOY_CHECK_EXIT="1")
 
     assert (code, stdout, ran) == (1, "", [DEPLOY_CHECK])
-    assert stderr == "entrypoint: check --deploy failed: set the production environment variables (README, Deployment)\n"
+    assert (
+        stderr == "entrypoint: check --deploy failed: set the production environment variables (README, Deployment)\n"
+    )
 
 
 def test_the_entrypoint_does_not_run_the_command_when_migrations_fail(entrypoint):

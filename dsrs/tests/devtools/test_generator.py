@@ -12,7 +12,6 @@ from dsrs.formats.tsv import line_rejection
 from dsrs.tests.support.paths import SAMPLE_DATA as DATA
 
 
-
 def read_lines(path: Path) -> list[bytes]:
     data = path.read_bytes()
     return (gzip.decompress(data) if path.suffix == ".gz" else data).splitlines()
@@ -66,7 +65,9 @@ def test_files_share_resources(tmp_path):
 def test_the_samples_ingest_cleanly():
     results = [ingest_dsr(path=DATA / name) for name in SAMPLES]
 
-    assert [(r.outcome, r.lines_read, r.lines_stored, r.lines_rejected) for r in results] == [(Outcome.INGESTED, 1000, 1000, 0)] * 5
+    assert [(r.outcome, r.lines_read, r.lines_stored, r.lines_rejected) for r in results] == [
+        (Outcome.INGESTED, 1000, 1000, 0)
+    ] * 5
 
 
 def test_the_command_refuses_a_name_ingest_dsr_would_refuse(tmp_path):
@@ -121,4 +122,6 @@ def test_the_command_refuses_a_name_outside_the_dsrf_convention(tmp_path):
     from django.core.management import CommandError
 
     with pytest.raises(CommandError, match="file name does not match DSR_"):
-        call_command("generate_dsr", "--format", "dsrf", str(tmp_path / "Spotify_SpotifyDuo_NO_NOK_20200101-20200131.tsv"))
+        call_command(
+            "generate_dsr", "--format", "dsrf", str(tmp_path / "Spotify_SpotifyDuo_NO_NOK_20200101-20200131.tsv")
+        )

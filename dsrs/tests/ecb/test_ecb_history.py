@@ -60,27 +60,63 @@ def test_it_reads_the_whole_bundled_history():
     "text, reason",
     [
         ("", "line 1: expected the header 'Date,USD,JPY,...', found ''"),
-        ("<html><body>Service unavailable</body></html>\n", "line 1: expected the header 'Date,USD,JPY,...', found '<html><body>Service unavailable</body></html>'"),
+        (
+            "<html><body>Service unavailable</body></html>\n",
+            "line 1: expected the header 'Date,USD,JPY,...', found '<html><body>Service unavailable</body></html>'",
+        ),
         ("Date,USD,usd,\n", "line 1: column 3 is 'usd', not a currency code such as USD"),
         ("Date,USD,,GBP,\n", "line 1: column 3 is '', not a currency code such as USD"),
         ("Date,USD,GBP,USD,\n", "line 1: USD is a column twice"),
         ("Date,\n2026-10-30,\n", "line 1: the header names no currency"),
         (f"{HEADER}\n", "no rate in the file"),
         (f"{HEADER}\n2026-10-30,N/A,N/A,N/A,\n", "no rate in the file"),
-        (f"{HEADER}\n2026-10-30,1.1172,0.8338,\n", "line 2: expected 5 comma-separated fields like the header, found 4"),
-        (f"{HEADER}\n2026-10-30,1.1172,0.8338,136,,\n", "line 2: expected 5 comma-separated fields like the header, found 6"),
+        (
+            f"{HEADER}\n2026-10-30,1.1172,0.8338,\n",
+            "line 2: expected 5 comma-separated fields like the header, found 4",
+        ),
+        (
+            f"{HEADER}\n2026-10-30,1.1172,0.8338,136,,\n",
+            "line 2: expected 5 comma-separated fields like the header, found 6",
+        ),
         (f"{HEADER}\n\n", "line 2: expected 5 comma-separated fields like the header, found 1"),
-        (f"{HEADER}\n30 October 2026,1.1172,0.8338,136,\n", "line 2: '30 October 2026' is not a date such as 2026-10-30"),
+        (
+            f"{HEADER}\n30 October 2026,1.1172,0.8338,136,\n",
+            "line 2: '30 October 2026' is not a date such as 2026-10-30",
+        ),
         (f"{HEADER}\n2026-02-30,1.1172,0.8338,136,\n", "line 2: '2026-02-30' is not a date such as 2026-10-30"),
-        (f"{HEADER}\n2026-10-30,1.1172,0.8338,136,\n2026-10-30,1.1172,0.8338,136,\n", "line 3: 2026-10-30 already appears on line 2"),
+        (
+            f"{HEADER}\n2026-10-30,1.1172,0.8338,136,\n2026-10-30,1.1172,0.8338,136,\n",
+            "line 3: 2026-10-30 already appears on line 2",
+        ),
         (f"{HEADER}\n2026-10-30,1.1172,0.8338,136,7\n", "line 2: '7' under the header's empty last column"),
-        (f"{HEADER}\n2026-10-30,1.1172,abc,136,\n", "line 2: GBP rate 'abc' is not N/A nor a positive decimal (at most 10 digits before the point and 8 after)"),
-        (f"{HEADER}\n2026-10-30,1.1172,0.0000,136,\n", "line 2: GBP rate '0.0000' is not N/A nor a positive decimal (at most 10 digits before the point and 8 after)"),
-        (f"{HEADER}\n2026-10-30,1.1172,-0.8338,136,\n", "line 2: GBP rate '-0.8338' is not N/A nor a positive decimal (at most 10 digits before the point and 8 after)"),
-        (f"{HEADER}\n2026-10-30,1.1172,8.338e-1,136,\n", "line 2: GBP rate '8.338e-1' is not N/A nor a positive decimal (at most 10 digits before the point and 8 after)"),
-        (f"{HEADER}\n2026-10-30,1.1172,0.833812345,136,\n", "line 2: GBP rate '0.833812345' is not N/A nor a positive decimal (at most 10 digits before the point and 8 after)"),
-        (f"{HEADER}\n2026-10-30,12345678901,0.8338,136,\n", "line 2: USD rate '12345678901' is not N/A nor a positive decimal (at most 10 digits before the point and 8 after)"),
-        (f"{HEADER}\n2026-10-30,1.1172, 0.8338,136,\n", "line 2: GBP rate ' 0.8338' is not N/A nor a positive decimal (at most 10 digits before the point and 8 after)"),
+        (
+            f"{HEADER}\n2026-10-30,1.1172,abc,136,\n",
+            "line 2: GBP rate 'abc' is not N/A nor a positive decimal (at most 10 digits before the point and 8 after)",
+        ),
+        (
+            f"{HEADER}\n2026-10-30,1.1172,0.0000,136,\n",
+            "line 2: GBP rate '0.0000' is not N/A nor a positive decimal (at most 10 digits before the point and 8 after)",
+        ),
+        (
+            f"{HEADER}\n2026-10-30,1.1172,-0.8338,136,\n",
+            "line 2: GBP rate '-0.8338' is not N/A nor a positive decimal (at most 10 digits before the point and 8 after)",
+        ),
+        (
+            f"{HEADER}\n2026-10-30,1.1172,8.338e-1,136,\n",
+            "line 2: GBP rate '8.338e-1' is not N/A nor a positive decimal (at most 10 digits before the point and 8 after)",
+        ),
+        (
+            f"{HEADER}\n2026-10-30,1.1172,0.833812345,136,\n",
+            "line 2: GBP rate '0.833812345' is not N/A nor a positive decimal (at most 10 digits before the point and 8 after)",
+        ),
+        (
+            f"{HEADER}\n2026-10-30,12345678901,0.8338,136,\n",
+            "line 2: USD rate '12345678901' is not N/A nor a positive decimal (at most 10 digits before the point and 8 after)",
+        ),
+        (
+            f"{HEADER}\n2026-10-30,1.1172, 0.8338,136,\n",
+            "line 2: GBP rate ' 0.8338' is not N/A nor a positive decimal (at most 10 digits before the point and 8 after)",
+        ),
     ],
 )
 def test_a_malformed_csv_is_refused_with_its_line_and_reason(text, reason):
@@ -105,7 +141,9 @@ def test_text_that_is_not_utf8_is_refused_with_its_line():
 def test_a_truncated_zip_is_refused():
     data = zipped(("eurofxref-hist.csv", GOOD.encode()))
 
-    with pytest.raises(HistoryError, match=r"^not a readable zip file \(File is not a zip file\): damaged or truncated$"):
+    with pytest.raises(
+        HistoryError, match=r"^not a readable zip file \(File is not a zip file\): damaged or truncated$"
+    ):
         read_history(data[: len(data) // 2])
 
 

@@ -125,7 +125,9 @@ def test_it_loads_the_new_days_of_a_zip_served_over_http(http_server, capsys):
     last = EcbRateUpdate.objects.first()
     assert (last.source, last.days_added, last.currencies_added, last.rates_added) == (url, 4, 1, 20)
     assert EcbRate.objects.count() == before + 20
-    assert list(EcbRate.objects.filter(currency="GBP", date__gte=date(2026, 10, 30)).values_list("date", "rate", "update_id")) == [
+    assert list(
+        EcbRate.objects.filter(currency="GBP", date__gte=date(2026, 10, 30)).values_list("date", "rate", "update_id")
+    ) == [
         (date(2026, 12, 1), Decimal("0.8745"), last.id),
         (date(2026, 11, 30), Decimal("0.8732"), last.id),
         (date(2026, 11, 27), Decimal("0.8712"), last.id),
@@ -192,7 +194,10 @@ def test_the_default_source_is_the_ecbs_history(monkeypatch):
 
     monkeypatch.setattr(urllib.request, "urlopen", offline)
 
-    with pytest.raises(CommandError, match=f"^ECB rates not updated: {ECB_HISTORY_URL}: download failed: <urlopen error no network in tests>$"):
+    with pytest.raises(
+        CommandError,
+        match=f"^ECB rates not updated: {ECB_HISTORY_URL}: download failed: <urlopen error no network in tests>$",
+    ):
         call_command("update_ecb_rates")
     assert asked == [("https://www.ecb.europa.eu/stats/eurofxref/eurofxref-hist.zip", 60)]
 
@@ -200,7 +205,9 @@ def test_the_default_source_is_the_ecbs_history(monkeypatch):
 class TestANovemberDsr:
     """The issue's story: at the start of December, last month's GBP DSR needs November's rates."""
 
-    def test_it_fails_before_the_update_and_ingests_after_it_with_the_mean_of_the_new_days(self, write_dsr, http_server, capsys):
+    def test_it_fails_before_the_update_and_ingests_after_it_with_the_mean_of_the_new_days(
+        self, write_dsr, http_server, capsys
+    ):
         path = write_dsr(GBP_NOVEMBER_DSR, LINES)
         with pytest.raises(CommandError, match="1 of 1 files not ingested"):
             call_command("ingest_dsr", str(path))
@@ -214,7 +221,12 @@ class TestANovemberDsr:
 
         failed, ingested = DSR.objects.all()
         assert (failed.status, failed.eur_rate) == ("failed", None)
-        assert (ingested.status, ingested.path, ingested.eur_rate, ingested.eur_rate_source) == ("ingested", str(path), NOVEMBER_GBP, "ecb")
+        assert (ingested.status, ingested.path, ingested.eur_rate, ingested.eur_rate_source) == (
+            "ingested",
+            str(path),
+            NOVEMBER_GBP,
+            "ecb",
+        )
         assert capsys.readouterr().out.startswith(f"{path}: ingested as DSR {ingested.id}\n")
 
     def test_it_still_waits_while_the_stored_rates_end_before_its_last_day(self, write_dsr, tmp_path, capsys):
@@ -248,17 +260,25 @@ class TestABadSourceChangesNothing:
         body = zipped(HISTORY)
         url = http_server("/eurofxref-hist.zip", body, sent=100)
 
-        assert self.refused(url) == f"ECB rates not updated: {url}: the download stopped after 100 of {len(body)} bytes: truncated"
+        assert (
+            self.refused(url)
+            == f"ECB rates not updated: {url}: the download stopped after 100 of {len(body)} bytes: truncated"
+        )
 
     def test_a_chunked_download_cut_short_is_truncated(self, http_server):
         url = http_server("/eurofxref-hist.zip", zipped(HISTORY), sent=100, chunked=True)
 
-        assert self.refused(url) == f"ECB rates not updated: {url}: the download stopped before its last chunk: truncated"
+        assert (
+            self.refused(url) == f"ECB rates not updated: {url}: the download stopped before its last chunk: truncated"
+        )
 
     def test_a_csv_served_with_a_malformed_line_is_refused_with_its_line(self, http_server):
         url = http_server("/eurofxref-hist.csv", HISTORY.replace("0.8712", "0,8712").encode())
 
-        assert self.refused(url) == f"ECB rates not updated: {url}: line 4: expected 8 comma-separated fields like the header, found 9"
+        assert (
+            self.refused(url)
+            == f"ECB rates not updated: {url}: line 4: expected 8 comma-separated fields like the header, found 9"
+        )
 
     def test_a_missing_download_says_so(self, http_server):
         url = http_server("/eurofxref-hist.zip", b"") + "-missing"
@@ -283,7 +303,9 @@ class TestABadSourceChangesNothing:
         path = tmp_path / "eurofxref-hist.csv"
         path.write_text(HISTORY[:-10])
 
-        assert self.refused(str(path)) == f"ECB rates not updated: {path}: line 6 has no line end: the file is truncated"
+        assert (
+            self.refused(str(path)) == f"ECB rates not updated: {path}: line 6 has no line end: the file is truncated"
+        )
 
     def test_a_missing_file_says_so(self, tmp_path):
         assert self.refused(str(tmp_path / "nothing.zip")) == (
@@ -293,7 +315,10 @@ class TestABadSourceChangesNothing:
     def test_a_file_larger_than_any_history_is_refused(self, history_file, monkeypatch):
         monkeypatch.setattr(sources, "MAX_HISTORY_BYTES", 100)
 
-        assert self.refused(str(history_file)) == f"ECB rates not updated: {history_file}: more than 100 bytes: not an ECB history"
+        assert (
+            self.refused(str(history_file))
+            == f"ECB rates not updated: {history_file}: more than 100 bytes: not an ECB history"
+        )
 
     def test_a_database_error_after_storing_rolls_the_whole_update_back(self, history_file, monkeypatch):
         store = storage.add_rates

@@ -3,7 +3,13 @@ from pathlib import Path
 
 import pytest
 
-from dsrs.formats.filenames import DsrFileName, FileNameError, is_dsrf_file_name, parse_dsr_file_name, parse_dsrf_file_name
+from dsrs.formats.filenames import (
+    DsrFileName,
+    FileNameError,
+    is_dsrf_file_name,
+    parse_dsr_file_name,
+    parse_dsrf_file_name,
+)
 
 
 def test_it_parses_a_gzipped_name_without_society():
@@ -47,8 +53,14 @@ def test_it_accepts_a_one_day_period():
         ("Spotify_Spotify-Duo_NO_NOK_20200101-20200131.tsv", "does not match"),  # not alphanumeric
         ("Spotify_SpotifyDuo_NO_NOK_2020011-20200131.tsv", "does not match"),  # 7-digit date
         ("Spotify_SpotifyDuo_NO_NOK_20200101_20200131.tsv", "does not match"),  # no dash
-        ("Spotify_SpotifyDuo_NO_NOK_\u0662\u0660\u0662\u0660\u0660\u0661\u0660\u0661-20200131.tsv", "does not match"),  # Arabic-Indic
-        ("Spotify_SpotifyDuo_NO_NOK_20200101-\uff12\uff10\uff12\uff10\uff10\uff11\uff13\uff11.tsv", "does not match"),  # fullwidth
+        (
+            "Spotify_SpotifyDuo_NO_NOK_\u0662\u0660\u0662\u0660\u0660\u0661\u0660\u0661-20200131.tsv",
+            "does not match",
+        ),  # Arabic-Indic
+        (
+            "Spotify_SpotifyDuo_NO_NOK_20200101-\uff12\uff10\uff12\uff10\uff10\uff11\uff13\uff11.tsv",
+            "does not match",
+        ),  # fullwidth
         ("Spotify\u00c9_SpotifyDuo_NO_NOK_20200101-20200131.tsv", "does not match"),  # not ASCII
         ("Spotify_SpotifyDuo_NO_NOK_20200101-20200131.csv", "does not match"),  # extension
         ("Spotify_SpotifyDuo_NO_NOK_20200101-20200131.tsv.zip", "does not match"),
@@ -64,9 +76,18 @@ def test_it_rejects_a_malformed_name(name, reason):
 
 
 def test_a_dsrf_file_name_gives_sender_recipient_service_period_and_territory():
-    name = parse_dsrf_file_name(Path("DSR_PADPIDA2011021501G_PADPIDA2007040502I_SpotifyPremium_20240101--20240131_ES_1of1_20240205T120000.tsv.gz"))
+    name = parse_dsrf_file_name(
+        Path(
+            "DSR_PADPIDA2011021501G_PADPIDA2007040502I_SpotifyPremium_20240101--20240131_ES_1of1_20240205T120000.tsv.gz"
+        )
+    )
 
-    assert (name.sender, name.recipient, name.service, name.territory) == ("PADPIDA2011021501G", "PADPIDA2007040502I", "SpotifyPremium", "ES")
+    assert (name.sender, name.recipient, name.service, name.territory) == (
+        "PADPIDA2011021501G",
+        "PADPIDA2007040502I",
+        "SpotifyPremium",
+        "ES",
+    )
     assert (name.period_start, name.period_end) == (date(2024, 1, 1), date(2024, 1, 31))
 
 

@@ -36,9 +36,19 @@ def test_it_ingests_a_single_territory_file_with_exact_pro_rata_revenue(tmp_path
     dsr = DSR.objects.get()
     assert result.message == f"{path}: ingested as DSR {dsr.id} (ES EUR)"
     assert (dsr.status, dsr.path, dsr.dsp, dsr.service, dsr.society, dsr.recipient_party_id) == (
-        "ingested", str(path), "Spotify", "Spotify Premium", "SGAE", "PADPIDA2007040502I"
+        "ingested",
+        str(path),
+        "Spotify",
+        "Spotify Premium",
+        "SGAE",
+        "PADPIDA2007040502I",
     )
-    assert (dsr.territory_id, dsr.currency_id, str(dsr.period_start), str(dsr.period_end)) == ("ES", "EUR", "2024-01-01", "2024-01-31")
+    assert (dsr.territory_id, dsr.currency_id, str(dsr.period_start), str(dsr.period_end)) == (
+        "ES",
+        "EUR",
+        "2024-01-01",
+        "2024-01-31",
+    )
     assert (dsr.lines_read, dsr.lines_stored, dsr.lines_rejected, dsr.rejections, dsr.error) == (4, 4, 0, [], "")
     assert (dsr.eur_rate, dsr.eur_rate_source) == (Decimal(1), "ecb")
     assert stored_lines(dsr.id) == SPAIN_LINES
@@ -133,7 +143,9 @@ def test_a_chunk_read_record_by_record_gives_the_lines_of_the_plain_chunk_readin
     (tmp_path / "escaped").mkdir()
     plain = ingest_dsr(path=write_dsrf(tmp_path, SPAIN)).dsr
     # A backslash anywhere in a chunk (here in a comment) has it read record by record, unescaping.
-    escaped = ingest_dsr(path=write_dsrf(tmp_path / "escaped", ["# from C:\\dsr\\out", *SPAIN], head=HEAD.replace("SGAE", "SACEM"))).dsr
+    escaped = ingest_dsr(
+        path=write_dsrf(tmp_path / "escaped", ["# from C:\\dsr\\out", *SPAIN], head=HEAD.replace("SGAE", "SACEM"))
+    ).dsr
 
     assert stored_lines(escaped.id) == stored_lines(plain.id) == SPAIN_LINES
 
@@ -170,23 +182,34 @@ class TestTheFileFailsAsAWhole:
         result = ingest_dsr(path=path)
         assert result.outcome == Outcome.FAILED
         assert usage_partitions() == []
-        assert {(dsr.status, dsr.error, dsr.lines_stored) for dsr in DSR.objects.all()} == {("failed", result.message, 0)}
+        assert {(dsr.status, dsr.error, dsr.lines_stored) for dsr in DSR.objects.all()} == {
+            ("failed", result.message, 0)
+        }
         return result.message.removeprefix(f"{path}: ")
 
     def test_a_sale_pointing_to_a_missing_summary(self, tmp_path):
         records = SPAIN + [sale("B2", "S9", "RS1", 1)]
 
-        assert self.failed(tmp_path, records) == "line 13: SU02.01 sale points to summary record 'S9', which does not exist"
+        assert (
+            self.failed(tmp_path, records)
+            == "line 13: SU02.01 sale points to summary record 'S9', which does not exist"
+        )
 
     def test_a_sale_pointing_to_a_resource_of_another_block(self, tmp_path):
         records = SPAIN + [sale("B2", "S1", "RS2", 1)]  # RS2 is in block B1 only
 
-        assert self.failed(tmp_path, records) == "line 13: SU02.01 sale points to resource 'RS2', which block 'B2' does not hold"
+        assert (
+            self.failed(tmp_path, records)
+            == "line 13: SU02.01 sale points to resource 'RS2', which block 'B2' does not hold"
+        )
 
     def test_sales_that_do_not_add_up_to_their_summary(self, tmp_path):
         records = [summary("S1", "ES", "EUR", 61, "100"), *SPAIN[1:]]
 
-        assert self.failed(tmp_path, records) == "line 2: the sales of summary record 'S1' add up to 60 usages, its Usages says 61"
+        assert (
+            self.failed(tmp_path, records)
+            == "line 2: the sales of summary record 'S1' add up to 60 usages, its Usages says 61"
+        )
 
     def test_a_sale_with_unreadable_usages(self, tmp_path):
         records = [*SPAIN[:-1], sale("B2", "S1", "RS1", "3O")]
@@ -229,12 +252,18 @@ class TestTheFileFailsAsAWhole:
     def test_an_unknown_record_type(self, tmp_path):
         records = [*SPAIN, "LI01.01\tB2\tsomething"]
 
-        assert self.failed(tmp_path, records) == "line 13: unknown record type 'LI01.01': not part of the Basic Audio profile"
+        assert (
+            self.failed(tmp_path, records)
+            == "line 13: unknown record type 'LI01.01': not part of the Basic Audio profile"
+        )
 
     def test_a_summary_after_the_blocks(self, tmp_path):
         records = [*SPAIN, summary("S3", "ES", "EUR", 0, "0")]
 
-        assert self.failed(tmp_path, records) == "line 13: summary record 'SY02.03' after the first block: summaries come before the blocks"
+        assert (
+            self.failed(tmp_path, records)
+            == "line 13: summary record 'SY02.03' after the first block: summaries come before the blocks"
+        )
 
     def test_two_resources_of_a_block_with_one_reference(self, tmp_path):
         records = [*SPAIN, resource("B2", "RS1", "id4", "", "Again", "")]
@@ -343,10 +372,19 @@ class TestTheFileIsRefused:
         [
             (summary("S1", "XX", "EUR", 1, "1"), "unknown territory 'XX' (ISO 3166 alpha-2)"),
             (summary("S1", "ES", "ZZZ", 1, "1"), "unknown currency 'ZZZ' (ISO 4217)"),
-            (summary("S1", "Spain", "EUR", 1, "1"), "line 2: SY02.03 Territory 'Spain' is not an ISO 3166 alpha-2 code"),
-            (summary("S1", "ES", "EUR", "1.5", "1"), "line 2: SY02.03 Usages '1.5' is not an unsigned integer of at most 18 digits"),
+            (
+                summary("S1", "Spain", "EUR", 1, "1"),
+                "line 2: SY02.03 Territory 'Spain' is not an ISO 3166 alpha-2 code",
+            ),
+            (
+                summary("S1", "ES", "EUR", "1.5", "1"),
+                "line 2: SY02.03 Usages '1.5' is not an unsigned integer of at most 18 digits",
+            ),
             (summary("S1", "ES", "EUR", 1, "-1"), "line 2: SY02.03 NetRevenue '-1' is not an unsigned decimal number"),
-            (summary("S1", "ES", "EUR", 1, "1e15"), "line 2: SY02.03 NetRevenue '1e15' is not below the limit of 10^15"),
+            (
+                summary("S1", "ES", "EUR", 1, "1e15"),
+                "line 2: SY02.03 NetRevenue '1e15' is not below the limit of 10^15",
+            ),
             (summary("S1", "ES", "EUR", 0, "5"), "line 2: SY02.03 has a NetRevenue of 5 but no Usages to share it"),
             (summary("", "ES", "EUR", 1, "1"), "line 2: SY02.03 has an empty SummaryRecordId"),
         ],
@@ -357,7 +395,10 @@ class TestTheFileIsRefused:
     def test_a_bad_usage_period(self, tmp_path):
         head = HEAD.replace("2024-01-31", "2023-12-31")
 
-        assert self.refused(tmp_path, [head, *SPAIN]) == "line 1: HEAD usage period starts after it ends (2024-01-01 > 2023-12-31)"
+        assert (
+            self.refused(tmp_path, [head, *SPAIN])
+            == "line 1: HEAD usage period starts after it ends (2024-01-01 > 2023-12-31)"
+        )
 
     def test_a_broken_gzip(self, tmp_path):
         path = tmp_path / (NAME + ".gz")
@@ -365,7 +406,10 @@ class TestTheFileIsRefused:
 
         result = ingest_dsr(path=path)
 
-        assert (result.outcome, result.message) == (Outcome.REFUSED, f"{path}: truncated gzip: the file ends within line 1")
+        assert (result.outcome, result.message) == (
+            Outcome.REFUSED,
+            f"{path}: truncated gzip: the file ends within line 1",
+        )
 
 
 def test_the_same_file_again_is_skipped(tmp_path):
@@ -373,7 +417,10 @@ def test_the_same_file_again_is_skipped(tmp_path):
 
     result = ingest_dsr(path=tmp_path / NAME)
 
-    assert (result.outcome, result.message) == (Outcome.SKIPPED, f"{tmp_path / NAME}: skipped, this file is already ingested as DSR {first.id}")
+    assert (result.outcome, result.message) == (
+        Outcome.SKIPPED,
+        f"{tmp_path / NAME}: skipped, this file is already ingested as DSR {first.id}",
+    )
     assert DSR.objects.count() == 1
 
 
@@ -398,7 +445,13 @@ def test_another_recipient_is_another_report(tmp_path):
     ingest_dsr(path=write_dsrf(tmp_path, SPAIN))
     (tmp_path / "sacem").mkdir()
 
-    result = ingest_dsr(path=write_dsrf(tmp_path / "sacem", SPAIN[:-1] + [sale("B2", "S1", "RS1", 30)], head=HEAD.replace("\tSGAE", "\tSACEM") + "\t"))
+    result = ingest_dsr(
+        path=write_dsrf(
+            tmp_path / "sacem",
+            SPAIN[:-1] + [sale("B2", "S1", "RS1", 30)],
+            head=HEAD.replace("\tSGAE", "\tSACEM") + "\t",
+        )
+    )
 
     assert result.outcome == Outcome.INGESTED, result.message
     assert sorted(DSR.objects.values_list("society", flat=True)) == ["SACEM", "SGAE"]
@@ -409,4 +462,7 @@ def test_one_eur_rate_for_a_file_of_two_currencies_is_refused(tmp_path):
 
     result = ingest_dsr(path=path, eur_rate=Decimal("0.8"))
 
-    assert (result.outcome, result.message) == (Outcome.REFUSED, f"{path}: --eur-rate gives one rate, the file reports in EUR, GBP")
+    assert (result.outcome, result.message) == (
+        Outcome.REFUSED,
+        f"{path}: --eur-rate gives one rate, the file reports in EUR, GBP",
+    )

@@ -104,10 +104,9 @@ def test_the_fast_path_and_the_line_by_line_path_agree():
     good = (
         b"a\tt\tx\ti\t1\t2\n"
         b"b\t\t\t\t\t\n"
-        b"c\t\"q\"\t\\\t\t12\t2.220446049250313e-16\n"
+        b'c\t"q"\t\\\t\t12\t2.220446049250313e-16\n'
         b"d\tt\r\tx\ti\t999999999999\t.5\n"
-        b"e\tt\tx\ti\t0\t5.\r\n"
-        + "f\t\u00e9\tx\ti\t3\t1E+5\n".encode()
+        b"e\tt\tx\ti\t0\t5.\r\n" + "f\t\u00e9\tx\ti\t3\t1E+5\n".encode()
     )
     fast, fast_count, _ = to_copy_text(good, first_line=2)
     slow, slow_count, rejections = to_copy_text(good + b"bad line\n", first_line=2)

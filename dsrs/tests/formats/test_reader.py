@@ -89,7 +89,10 @@ def read_through(raw, *, gzipped: bool) -> None:
     "data, message",
     [
         (b"", "line 1: the file is empty, expected a header line"),
-        (b"dsp_id\ttitle", "line 1: expected the header 'dsp_id title artists isrc usages revenue' (tab-separated), found 'dsp_id\\ttitle'"),
+        (
+            b"dsp_id\ttitle",
+            "line 1: expected the header 'dsp_id title artists isrc usages revenue' (tab-separated), found 'dsp_id\\ttitle'",
+        ),
     ],
 )
 def test_a_file_without_its_header_fails(data, message):

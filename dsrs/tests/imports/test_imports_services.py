@@ -47,7 +47,12 @@ class TestRun:
 
         record.refresh_from_db()
         dsr = DSR.objects.get()
-        assert (record.status, record.dsr, record.message, record.lines_read) == ("ingested", dsr, f"ingested as DSR {dsr.id}", 3)
+        assert (record.status, record.dsr, record.message, record.lines_read) == (
+            "ingested",
+            dsr,
+            f"ingested as DSR {dsr.id}",
+            3,
+        )
         assert (dsr.status, dsr.lines_stored, Path(dsr.path).name) == ("ingested", 3, NAME)
         assert record.created_at <= record.started_at <= record.finished_at
 
@@ -59,7 +64,11 @@ class TestRun:
 
         second.refresh_from_db()
         dsr = DSR.objects.get()
-        assert (second.status, second.dsr, second.message) == ("skipped", dsr, f"skipped, this file is already ingested as DSR {dsr.id}")
+        assert (second.status, second.dsr, second.message) == (
+            "skipped",
+            dsr,
+            f"skipped, this file is already ingested as DSR {dsr.id}",
+        )
 
     def test_another_delivery_of_the_report_is_refused_unless_it_replaces(self):
         first, refused, replacing = queue(dsr_bytes(3)), queue(dsr_bytes(4)), queue(dsr_bytes(5), replace=True)
@@ -74,8 +83,15 @@ class TestRun:
         dsr = DSR.objects.get()
         assert (refused.status, refused.dsr) == ("refused", None)
         assert refused.message.startswith(f"DSR {replaced_id} (")
-        assert refused.message.endswith("already reports this DSP, service, society, territory and period; to swap it for this file, ingest it with --replace (replace=true on POST /imports/)")
-        assert (replacing.status, replacing.dsr, replacing.message, dsr.lines_stored) == ("ingested", dsr, f"ingested as DSR {dsr.id}, replacing DSR {replaced_id}", 5)
+        assert refused.message.endswith(
+            "already reports this DSP, service, society, territory and period; to swap it for this file, ingest it with --replace (replace=true on POST /imports/)"
+        )
+        assert (replacing.status, replacing.dsr, replacing.message, dsr.lines_stored) == (
+            "ingested",
+            dsr,
+            f"ingested as DSR {dsr.id}, replacing DSR {replaced_id}",
+            5,
+        )
         assert first.dsr is None  # its DSR was replaced, so deleted
 
     def test_a_dsrf_file_of_two_territories_records_its_first_dsr_and_names_both(self, tmp_path):
@@ -109,7 +125,10 @@ class TestRun:
         record.refresh_from_db()
         failed = DSR.objects.get()
         assert (record.status, record.dsr, failed.status) == ("failed", failed, "failed")
-        assert record.message == "line 1: expected the header 'dsp_id title artists isrc usages revenue' (tab-separated), found 'not a header'"
+        assert (
+            record.message
+            == "line 1: expected the header 'dsp_id title artists isrc usages revenue' (tab-separated), found 'not a header'"
+        )
 
     def test_a_finished_import_is_not_run_again(self, monkeypatch):
         record = queue(dsr_bytes(3))
@@ -126,7 +145,12 @@ class TestTransientFailures:
     @pytest.fixture
     def database_gone(self, monkeypatch):
         def ingest(*, path, **kwargs):
-            return IngestResult(path, Outcome.FAILED, f"{path}: database error: server closed the connection unexpectedly (not recorded)", transient=True)
+            return IngestResult(
+                path,
+                Outcome.FAILED,
+                f"{path}: database error: server closed the connection unexpectedly (not recorded)",
+                transient=True,
+            )
 
         monkeypatch.setattr("dsrs.imports.runs.ingest_dsr", ingest)
 
@@ -148,7 +172,10 @@ class TestTransientFailures:
         run_import(import_id=record.id, last_attempt=True)
 
         record.refresh_from_db()
-        assert (record.status, record.message) == ("failed", "database error: server closed the connection unexpectedly (not recorded)")
+        assert (record.status, record.message) == (
+            "failed",
+            "database error: server closed the connection unexpectedly (not recorded)",
+        )
 
     def test_a_database_error_of_the_job_itself_is_raised_and_the_import_queued(self, monkeypatch):
         record = queue(dsr_bytes(3))
@@ -187,7 +214,12 @@ class TestTransientFailures:
 
         record.refresh_from_db()
         dsr = DSR.objects.get()
-        assert (record.status, record.dsr, record.message, len(returned)) == ("ingested", dsr, f"ingested as DSR {dsr.id}", 1)
+        assert (record.status, record.dsr, record.message, len(returned)) == (
+            "ingested",
+            dsr,
+            f"ingested as DSR {dsr.id}",
+            1,
+        )
 
     @pytest.mark.parametrize(
         "exception, attempts, retried_in",
@@ -215,7 +247,13 @@ class TestRequeue:
 
         requeued = requeue_import(import_id=record.id)
 
-        assert (requeued.status, requeued.message, requeued.dsr, requeued.started_at, requeued.finished_at) == ("queued", "", None, None, None)
+        assert (requeued.status, requeued.message, requeued.dsr, requeued.started_at, requeued.finished_at) == (
+            "queued",
+            "",
+            None,
+            None,
+            None,
+        )
         assert requeued.job_id != record.job_id
         assert job_statuses() == [(record.id, "todo"), (record.id, "todo")]  # the first one ran in-process
 
@@ -251,7 +289,13 @@ class TestEnqueueCommand:
 
         record = Import.objects.get()
         assert out.getvalue() == f"{path}: queued as import {record.id}\n"
-        assert (record.file_name, record.replace, record.eur_rate, record.file_size, record.status) == (NAME + ".gz", True, 2, path.stat().st_size, "queued")
+        assert (record.file_name, record.replace, record.eur_rate, record.file_size, record.status) == (
+            NAME + ".gz",
+            True,
+            2,
+            path.stat().st_size,
+            "queued",
+        )
         assert job_statuses() == [(record.id, "todo")]
 
     def test_a_bad_name_or_a_missing_file_is_not_queued_and_the_exit_status_says_so(self, write_dsr, tmp_path):

@@ -41,7 +41,11 @@ def start_worker(processes, imports_storage):
 
 
 def state(import_id: int) -> dict:
-    return Import.objects.filter(id=import_id).values("status", "lines_read", "bytes_read", "file_size", "dsr", "message").get()
+    return (
+        Import.objects.filter(id=import_id)
+        .values("status", "lines_read", "bytes_read", "file_size", "dsr", "message")
+        .get()
+    )
 
 
 def finished(import_id: int) -> dict | None:
@@ -68,21 +72,38 @@ def jobs() -> list[tuple]:
     return wait_until(settled, what="the jobs to end")
 
 
-def test_an_upload_is_queued_then_run_by_a_worker_with_its_progress_then_ingested(client, uploader, start_worker, imports_storage):
+def test_an_upload_is_queued_then_run_by_a_worker_with_its_progress_then_ingested(
+    client, uploader, start_worker, imports_storage
+):
     content = dsr_bytes(BIG)
     created = upload(client, uploader, ES_JANUARY, content).json()
     assert created["status"] == "queued"
 
     start_worker("worker-a")
-    running = wait_until(lambda: (s := state(created["id"]))["status"] == "running" and s["lines_read"] > 0 and s, what="the import running")
+    running = wait_until(
+        lambda: (s := state(created["id"]))["status"] == "running" and s["lines_read"] > 0 and s,
+        what="the import running",
+    )
     done = wait_until(lambda: finished(created["id"]), timeout=60, what="the import finished")
 
     dsr = DSR.objects.get()
     assert 0 < running["bytes_read"] < running["file_size"] == len(content)
-    assert done == {"status": "ingested", "lines_read": BIG, "bytes_read": len(content), "file_size": len(content), "dsr": dsr.id, "message": f"ingested as DSR {dsr.id}"}
+    assert done == {
+        "status": "ingested",
+        "lines_read": BIG,
+        "bytes_read": len(content),
+        "file_size": len(content),
+        "dsr": dsr.id,
+        "message": f"ingested as DSR {dsr.id}",
+    }
     assert (dsr.status, dsr.lines_stored) == ("ingested", BIG)
     polled = client.get(f"/imports/{created['id']}", headers={"Authorization": uploader}).json()
-    assert (polled["status"], polled["dsr"], polled["started_at"] is not None, polled["finished_at"] is not None) == ("ingested", dsr.id, True, True)
+    assert (polled["status"], polled["dsr"], polled["started_at"] is not None, polled["finished_at"] is not None) == (
+        "ingested",
+        dsr.id,
+        True,
+        True,
+    )
     assert [d["id"] for d in client.get("/dsrs/").json()] == [dsr.id]
     assert jobs() == [(created["id"], "succeeded", 1)]
 
@@ -97,13 +118,19 @@ def test_the_same_file_twice_is_ingested_once_and_a_bad_file_fails_without_a_ret
 
     dsr = DSR.objects.get(status="ingested")
     failed = DSR.objects.get(status="failed")
-    assert [(o["status"], o["dsr"]) for o in outcomes] == [("ingested", dsr.id), ("skipped", dsr.id), ("failed", failed.id)]
+    assert [(o["status"], o["dsr"]) for o in outcomes] == [
+        ("ingested", dsr.id),
+        ("skipped", dsr.id),
+        ("failed", failed.id),
+    ]
     assert outcomes[1]["message"] == f"skipped, this file is already ingested as DSR {dsr.id}"
     assert outcomes[2]["message"].startswith("line 1: expected the header")
     assert jobs() == [(first["id"], "succeeded", 1), (again["id"], "succeeded", 1), (bad["id"], "succeeded", 1)]
 
 
-def test_the_job_of_a_worker_killed_mid_ingestion_is_run_again_by_another_within_a_minute(client, uploader, start_worker, imports_storage):
+def test_the_job_of_a_worker_killed_mid_ingestion_is_run_again_by_another_within_a_minute(
+    client, uploader, start_worker, imports_storage
+):
     content = dsr_bytes(BIG)
     killed = start_worker("worker-killed")
     wait_until(lambda: workers_registered() == 1, what="the first worker")
@@ -132,10 +159,14 @@ def test_a_connection_lost_mid_load_is_tried_again_after_a_wait_and_ends_ingeste
     created = upload(client, uploader, ES_JANUARY, dsr_bytes(BIG)).json()
     with observer() as watching:
         pause_in_copy(watching, worker, "worker-a")
-        watching.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'worker-a' AND query LIKE 'COPY%%'")
+        watching.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'worker-a' AND query LIKE 'COPY%%'"
+        )
     resume(worker)
 
-    queued_again = wait_until(lambda: (s := state(created["id"]))["status"] == "queued" and s, what="the import queued again")
+    queued_again = wait_until(
+        lambda: (s := state(created["id"]))["status"] == "queued" and s, what="the import queued again"
+    )
     queued_at = time.monotonic()
     done = wait_until(lambda: finished(created["id"]), timeout=60, what="the import tried again")
     waited = time.monotonic() - queued_at
@@ -144,7 +175,12 @@ def test_a_connection_lost_mid_load_is_tried_again_after_a_wait_and_ends_ingeste
     # psycopg words the lost connection by the call that finds it closed, which depends on timing.
     lost = ("sending copy data failed: server closed the connection unexpectedly", "connection socket closed")
     assert queued_again["message"] in [f"database error: {reason}; tried again later" for reason in lost]
-    assert (failed.status, ingested.status, done["status"], done["dsr"]) == ("failed", "ingested", "ingested", ingested.id)
+    assert (failed.status, ingested.status, done["status"], done["dsr"]) == (
+        "failed",
+        "ingested",
+        "ingested",
+        ingested.id,
+    )
     assert waited > 2.5  # the first retry waits 3 s
     assert jobs() == [(created["id"], "succeeded", 2)]
 
@@ -157,8 +193,13 @@ def test_two_workers_ingest_two_files_at_the_same_time(client, uploader, start_w
         # Holding the ingestions' turn to commit: neither finishes before both have started, however
         # fast the first file loads while the second is uploaded.
         watching.execute("SELECT pg_advisory_lock(hashtextextended('dsrs ingestion commit', 0))")
-        ids = [upload(client, uploader, name, dsr_bytes(BIG, first=n)).json()["id"] for n, name in enumerate((ES_JANUARY, GB_JANUARY))]
-        wait_until(lambda: Import.objects.filter(id__in=ids, status="running").count() == 2, what="both imports running")
+        ids = [
+            upload(client, uploader, name, dsr_bytes(BIG, first=n)).json()["id"]
+            for n, name in enumerate((ES_JANUARY, GB_JANUARY))
+        ]
+        wait_until(
+            lambda: Import.objects.filter(id__in=ids, status="running").count() == 2, what="both imports running"
+        )
         watching.execute("SELECT pg_advisory_unlock(hashtextextended('dsrs ingestion commit', 0))")
     for import_id in ids:
         wait_until(lambda: finished(import_id), timeout=60, what="the imports finished")

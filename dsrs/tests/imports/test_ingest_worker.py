@@ -15,7 +15,11 @@ def started(monkeypatch) -> list[dict]:
 def test_by_default_one_import_at_a_time_from_the_imports_queue(started):
     call_command("ingest_worker")
 
-    assert (started[0]["concurrency"], started[0]["queues"], started[0]["name"].startswith("ingest-")) == (1, ["imports"], True)
+    assert (started[0]["concurrency"], started[0]["queues"], started[0]["name"].startswith("ingest-")) == (
+        1,
+        ["imports"],
+        True,
+    )
 
 
 def test_concurrency_and_queues_are_given_to_the_worker(started):

@@ -12,7 +12,15 @@ from dsrs.storage.deletion import DeletionBusy, delete_dsrs
 from dsrs.ingest.service import ingest_dsr
 from dsrs.models import DSR
 
-from dsrs.tests.support.processes import BIG_FILE_LINES, finish, observer, pause_in_copy, resume, usage_tables, write_big_dsr
+from dsrs.tests.support.processes import (
+    BIG_FILE_LINES,
+    finish,
+    observer,
+    pause_in_copy,
+    resume,
+    usage_tables,
+    write_big_dsr,
+)
 
 pytestmark = [pytest.mark.usefixtures("committing_db"), pytest.mark.slow]
 
@@ -52,7 +60,9 @@ def timed_read(conn) -> float:
 
 def test_a_stalled_ingest_blocks_neither_deletions_nor_readers_nor_the_api(tmp_path, write_dsr, processes, client):
     kept = ingest_dsr(path=write_dsr(SMALL, ["kept\tt\ta\ti\t1\t2"])).dsr
-    other = ingest_dsr(path=write_dsr("YouTube_YouTubeMusic_ES_EUR_20200101-20200131.tsv", ["other\tt\ta\ti\t1\t2"])).dsr
+    other = ingest_dsr(
+        path=write_dsr("YouTube_YouTubeMusic_ES_EUR_20200101-20200131.tsv", ["other\tt\ta\ti\t1\t2"])
+    ).dsr
     ingest = processes("ingest_dsr", str(write_big_dsr(tmp_path / BIG)), app_name="stalled")
     with connection.cursor() as cursor:
         cursor.execute("SET statement_timeout = '5s'")  # the API's queries fail rather than hang
@@ -143,14 +153,20 @@ def test_the_same_file_twice_at_once_is_ingested_once_and_skipped_once(tmp_path,
 
         dsr = DSR.objects.get()
         assert [code for code, out, err in results] == [0, 0]
-        assert messages(results) == [f"{path}: ingested as DSR {dsr.id}", f"{path}: skipped, this file is already ingested as DSR {dsr.id}"]
+        assert messages(results) == [
+            f"{path}: ingested as DSR {dsr.id}",
+            f"{path}: skipped, this file is already ingested as DSR {dsr.id}",
+        ]
         assert (dsr.status, dsr.lines_stored) == ("ingested", BIG_FILE_LINES)
         assert usage_tables(conn) == [f"dsrs_usage_{dsr.id}"]
 
 
 def test_two_files_of_one_report_at_once_ingest_one_and_refuse_the_other(tmp_path, processes):
     (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
-    first, second = str(write_big_dsr(tmp_path / "a" / BIG)), str(write_big_dsr(tmp_path / "b" / BIG, BIG_FILE_LINES + 1))
+    first, second = (
+        str(write_big_dsr(tmp_path / "a" / BIG)),
+        str(write_big_dsr(tmp_path / "b" / BIG, BIG_FILE_LINES + 1)),
+    )
 
     with observer() as conn:
         results = ingest_side_by_side(processes, conn, (first,), (second,))
@@ -172,7 +188,10 @@ def test_two_files_of_one_report_at_once_ingest_one_and_refuse_the_other(tmp_pat
 def test_two_replacements_of_a_report_at_once_replace_one_after_the_other(tmp_path, write_dsr, processes):
     original = ingest_dsr(path=write_dsr(BIG, ["id1\tt\ta\ti\t1\t2"])).dsr
     (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
-    first, second = str(write_big_dsr(tmp_path / "a" / BIG)), str(write_big_dsr(tmp_path / "b" / BIG, BIG_FILE_LINES + 1))
+    first, second = (
+        str(write_big_dsr(tmp_path / "a" / BIG)),
+        str(write_big_dsr(tmp_path / "b" / BIG, BIG_FILE_LINES + 1)),
+    )
 
     with observer() as conn:
         results = ingest_side_by_side(processes, conn, ("--replace", first), ("--replace", second))
@@ -180,9 +199,16 @@ def test_two_replacements_of_a_report_at_once_replace_one_after_the_other(tmp_pa
         last = DSR.objects.get()
         assert [code for code, out, err in results] == [0, 0]
         replacements = dict(
-            (int(new), int(old)) for new, old in (re.fullmatch(r".*: ingested as DSR (\d+), replacing DSR (\d+)", line).groups() for line in messages(results))
+            (int(new), int(old))
+            for new, old in (
+                re.fullmatch(r".*: ingested as DSR (\d+), replacing DSR (\d+)", line).groups()
+                for line in messages(results)
+            )
         )
         [earlier] = set(replacements) - {last.id}
         assert replacements == {earlier: original.id, last.id: earlier}  # as if one had run after the other
-        assert (last.status, last.lines_stored) == ("ingested", BIG_FILE_LINES if last.path == first else BIG_FILE_LINES + 1)
+        assert (last.status, last.lines_stored) == (
+            "ingested",
+            BIG_FILE_LINES if last.path == first else BIG_FILE_LINES + 1,
+        )
         assert usage_tables(conn) == [f"dsrs_usage_{last.id}"]

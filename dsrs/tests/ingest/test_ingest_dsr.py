@@ -30,7 +30,13 @@ def test_it_ingests_a_gzipped_file(write_dsr):
     assert result.outcome == Outcome.INGESTED
     assert result.message == f"{path}: ingested as DSR {result.dsr.id}"
     dsr = DSR.objects.get()
-    assert (dsr.status, dsr.path, dsr.dsp, dsr.service, dsr.society) == ("ingested", str(path), "Spotify", "SpotifyDuo", None)
+    assert (dsr.status, dsr.path, dsr.dsp, dsr.service, dsr.society) == (
+        "ingested",
+        str(path),
+        "Spotify",
+        "SpotifyDuo",
+        None,
+    )
     assert (dsr.territory.name, dsr.currency.name) == ("Norway", "Norwegian Krone")
     assert (str(dsr.period_start), str(dsr.period_end)) == ("2020-01-01", "2020-01-31")
     assert (dsr.lines_read, dsr.lines_stored, dsr.lines_rejected, dsr.rejections) == (2, 2, 0, [])
@@ -52,7 +58,12 @@ def test_it_ingests_a_plain_crlf_file_with_a_bom_and_a_society(write_dsr):
 
     dsr = ingest_dsr(path=path).dsr
 
-    assert (dsr.status, dsr.society, dsr.territory.name, dsr.currency.name) == ("ingested", "SGAE", "United Kingdom", "Pound Sterling")
+    assert (dsr.status, dsr.society, dsr.territory.name, dsr.currency.name) == (
+        "ingested",
+        "SGAE",
+        "United Kingdom",
+        "Pound Sterling",
+    )
     assert [line[:2] for line in stored_lines(dsr.id)] == [("id1", "Song One"), ("id2", "Song Two")]
 
 
@@ -96,7 +107,9 @@ def test_a_dsp_id_repeated_in_one_file_is_kept_as_separate_lines(write_dsr):
 
 def test_rejected_lines_are_counted_and_reported_but_not_stored(write_dsr, settings):
     settings.DSR_MAX_REJECTED_RATIO = 0.5
-    path = write_dsr(EUR_JANUARY_2020, ["id1\tt\ta\ti\t1\t2", "id2\tt\ta\ti\t-1\t2", b"id3\t\xff\ta\ti\t1\t2", "id4\tt\ta\ti\t1\t2"])
+    path = write_dsr(
+        EUR_JANUARY_2020, ["id1\tt\ta\ti\t1\t2", "id2\tt\ta\ti\t-1\t2", b"id3\t\xff\ta\ti\t1\t2", "id4\tt\ta\ti\t1\t2"]
+    )
 
     result = ingest_dsr(path=path)
 
@@ -130,7 +143,13 @@ def test_a_file_over_the_rejection_ratio_fails_whole(write_dsr):
         "first: line 100: usages 'x' is not an unsigned integer (digits 0-9)"
     )
     dsr = DSR.objects.get()
-    assert (dsr.status, dsr.error, dsr.lines_read, dsr.lines_stored, dsr.lines_rejected) == ("failed", result.message, 100, 0, 2)
+    assert (dsr.status, dsr.error, dsr.lines_read, dsr.lines_stored, dsr.lines_rejected) == (
+        "failed",
+        result.message,
+        100,
+        0,
+        2,
+    )
     assert stored_lines(dsr.id) == []
     assert usage_partitions() == []
 
@@ -152,8 +171,14 @@ def test_a_file_without_valid_lines_fails(write_dsr):
 @pytest.mark.parametrize(
     "header, error",
     [
-        ("dsp_id\ttitle\tartists\tisrc\tusages", "line 1: expected the header 'dsp_id title artists isrc usages revenue' (tab-separated), found 'dsp_id\\ttitle\\tartists\\tisrc\\tusages'"),
-        ("id0\tt\ta\ti\t1\t2", "line 1: expected the header 'dsp_id title artists isrc usages revenue' (tab-separated), found 'id0\\tt\\ta\\ti\\t1\\t2'"),
+        (
+            "dsp_id\ttitle\tartists\tisrc\tusages",
+            "line 1: expected the header 'dsp_id title artists isrc usages revenue' (tab-separated), found 'dsp_id\\ttitle\\tartists\\tisrc\\tusages'",
+        ),
+        (
+            "id0\tt\ta\ti\t1\t2",
+            "line 1: expected the header 'dsp_id title artists isrc usages revenue' (tab-separated), found 'id0\\tt\\ta\\ti\\t1\\t2'",
+        ),
     ],
 )
 def test_a_wrong_header_fails_the_file(write_dsr, header, error):
@@ -174,7 +199,9 @@ def test_an_empty_file_fails(tmp_path):
 
 def test_a_truncated_gzip_fails_and_stores_nothing(tmp_path):
     path = tmp_path / NOK_JANUARY_2020
-    data = "dsp_id\ttitle\tartists\tisrc\tusages\trevenue\n" + "".join(f"id{i}\tt\ta\ti\t1\t2\n" for i in range(600_000))
+    data = "dsp_id\ttitle\tartists\tisrc\tusages\trevenue\n" + "".join(
+        f"id{i}\tt\ta\ti\t1\t2\n" for i in range(600_000)
+    )
     compressed = gzip.compress(data.encode())
     path.write_bytes(compressed[: len(compressed) * 3 // 4])
 
@@ -191,7 +218,9 @@ def test_a_truncated_gzip_fails_and_stores_nothing(tmp_path):
 
 def test_a_corrupt_gzip_fails_and_stores_nothing(tmp_path):
     path = tmp_path / NOK_JANUARY_2020
-    compressed = gzip.compress(("dsp_id\ttitle\tartists\tisrc\tusages\trevenue\n" + "id\tt\ta\ti\t1\t2\n" * 1000).encode())
+    compressed = gzip.compress(
+        ("dsp_id\ttitle\tartists\tisrc\tusages\trevenue\n" + "id\tt\ta\ti\t1\t2\n" * 1000).encode()
+    )
     path.write_bytes(compressed[:20] + b"\x00" * 50 + compressed[70:])
 
     result = ingest_dsr(path=path)
@@ -214,7 +243,10 @@ def test_a_missing_file_fails(tmp_path):
 
     result = ingest_dsr(path=path)
 
-    assert (result.outcome, result.message) == (Outcome.FAILED, f"{path}: [Errno 2] No such file or directory: '{path}'")
+    assert (result.outcome, result.message) == (
+        Outcome.FAILED,
+        f"{path}: [Errno 2] No such file or directory: '{path}'",
+    )
 
 
 def test_a_database_error_in_the_middle_of_the_load_leaves_no_trace(write_dsr, monkeypatch):
@@ -256,7 +288,10 @@ def test_the_same_file_is_not_ingested_twice(write_dsr):
 
     result = ingest_dsr(path=path)
 
-    assert (result.outcome, result.message) == (Outcome.SKIPPED, f"{path}: skipped, this file is already ingested as DSR {first.id}")
+    assert (result.outcome, result.message) == (
+        Outcome.SKIPPED,
+        f"{path}: skipped, this file is already ingested as DSR {first.id}",
+    )
     assert DSR.objects.count() == 1
 
 
@@ -322,7 +357,10 @@ def test_a_period_without_ecb_rate_fails_the_file(write_dsr):
 
     result = ingest_dsr(path=path)
 
-    assert result.message == f"{path}: no ECB rate for RUB published between 2023-01-01 and 2023-01-31; give one with --eur-rate"
+    assert (
+        result.message
+        == f"{path}: no ECB rate for RUB published between 2023-01-01 and 2023-01-31; give one with --eur-rate"
+    )
     assert DSR.objects.get().status == "failed"
 
 
@@ -339,12 +377,49 @@ def test_the_real_sample_files_are_ingested():
     for path in sorted(SEED_DATA.iterdir()):
         assert ingest_dsr(path=path).outcome == Outcome.INGESTED
 
-    assert list(DSR.objects.values_list("path", "status", "lines_read", "lines_stored", "lines_rejected", "eur_rate")) == [
-        (str(SEED_DATA / "Spotify_SpotifyDuo_NO_NOK_20200101-20200131.tsv.gz"), "ingested", 1000, 1000, 0, Decimal("9.9384227273")),
-        (str(SEED_DATA / "Spotify_SpotifyFamilyPlan_ES_EUR_20200101-20200131.tsv.gz"), "ingested", 1000, 1000, 0, Decimal(1)),
-        (str(SEED_DATA / "Spotify_SpotifyFree_CH_CHF_20200201-20200228.tsv.gz"), "ingested", 1000, 1000, 0, Decimal("1.0647800000")),
-        (str(SEED_DATA / "Spotify_SpotifyStudent_GB_GBP_20200301-20200331.tsv.gz"), "ingested", 1000, 1000, 0, Decimal("0.8945954545")),
-        (str(SEED_DATA / "Spotify_SpotifyStudent_SGAE_GB_GBP_20210901-20210930.tsv"), "ingested", 13, 13, 0, Decimal("0.8568331818")),
+    assert list(
+        DSR.objects.values_list("path", "status", "lines_read", "lines_stored", "lines_rejected", "eur_rate")
+    ) == [
+        (
+            str(SEED_DATA / "Spotify_SpotifyDuo_NO_NOK_20200101-20200131.tsv.gz"),
+            "ingested",
+            1000,
+            1000,
+            0,
+            Decimal("9.9384227273"),
+        ),
+        (
+            str(SEED_DATA / "Spotify_SpotifyFamilyPlan_ES_EUR_20200101-20200131.tsv.gz"),
+            "ingested",
+            1000,
+            1000,
+            0,
+            Decimal(1),
+        ),
+        (
+            str(SEED_DATA / "Spotify_SpotifyFree_CH_CHF_20200201-20200228.tsv.gz"),
+            "ingested",
+            1000,
+            1000,
+            0,
+            Decimal("1.0647800000"),
+        ),
+        (
+            str(SEED_DATA / "Spotify_SpotifyStudent_GB_GBP_20200301-20200331.tsv.gz"),
+            "ingested",
+            1000,
+            1000,
+            0,
+            Decimal("0.8945954545"),
+        ),
+        (
+            str(SEED_DATA / "Spotify_SpotifyStudent_SGAE_GB_GBP_20210901-20210930.tsv"),
+            "ingested",
+            13,
+            13,
+            0,
+            Decimal("0.8568331818"),
+        ),
     ]
 
 
@@ -402,7 +477,9 @@ class TestSignals:
 
             def sending(*args, **kwargs):
                 # Python's own handlers would stop the test run itself (SIGINT) or kill it (SIGTERM).
-                assert signal.getsignal(signum) not in (signal.default_int_handler, signal.SIG_DFL), "the signal is not caught"
+                assert signal.getsignal(signum) not in (signal.default_int_handler, signal.SIG_DFL), (
+                    "the signal is not caught"
+                )
                 os.kill(os.getpid(), signum)
                 return function(*args, **kwargs)
 
@@ -410,7 +487,9 @@ class TestSignals:
 
         return send_when_called
 
-    def test_a_signal_before_the_commit_rolls_the_file_back_and_exits_128_plus_its_number(self, write_dsr, signal_at, capsys):
+    def test_a_signal_before_the_commit_rolls_the_file_back_and_exits_128_plus_its_number(
+        self, write_dsr, signal_at, capsys
+    ):
         from dsrs.storage import partitions
 
         first, second = write_dsr(EUR_JANUARY_2020, GOOD), write_dsr(NOK_JANUARY_2020, GOOD)
@@ -464,7 +543,11 @@ def test_progress_is_reported_until_the_whole_file_is_read(write_dsr):
 
     assert len(seen) > 1
     assert [p.lines for p in seen] == sorted(p.lines for p in seen)
-    assert (seen[-1].lines, seen[-1].bytes_read, seen[-1].file_size) == (100_000, path.stat().st_size, path.stat().st_size)
+    assert (seen[-1].lines, seen[-1].bytes_read, seen[-1].file_size) == (
+        100_000,
+        path.stat().st_size,
+        path.stat().st_size,
+    )
 
 
 def test_an_interrupted_ingestion_leaves_no_trace_and_can_be_run_again(write_dsr):
@@ -507,11 +590,15 @@ def test_a_file_without_a_line_end_fails_at_its_header_without_reading_on(tmp_pa
 
     result = ingest_dsr(path=path)
 
-    assert result.message.startswith(f"{path}: line 1: expected the header 'dsp_id title artists isrc usages revenue' (tab-separated), found 'xxx")
+    assert result.message.startswith(
+        f"{path}: line 1: expected the header 'dsp_id title artists isrc usages revenue' (tab-separated), found 'xxx"
+    )
     assert DSR.objects.get().status == "failed"
 
 
-def test_after_a_copy_error_the_counts_are_those_of_the_lines_handed_to_copy_and_no_reader_thread_runs(write_dsr, monkeypatch):
+def test_after_a_copy_error_the_counts_are_those_of_the_lines_handed_to_copy_and_no_reader_thread_runs(
+    write_dsr, monkeypatch
+):
     import threading
 
     import psycopg

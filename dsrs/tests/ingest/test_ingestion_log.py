@@ -95,7 +95,10 @@ def test_with_log_format_json_the_command_prints_json_records_only(write_dsr, lo
         call_command("ingest_dsr", str(good), str(bad))
 
     output = capsys.readouterr()
-    assert [(e["path"], e["outcome"]) for e in json_records(output.out)] == [(str(good), "ingested"), (str(bad), "refused")]
+    assert [(e["path"], e["outcome"]) for e in json_records(output.out)] == [
+        (str(good), "ingested"),
+        (str(bad), "refused"),
+    ]
     assert output.err == ""
 
 
@@ -127,5 +130,9 @@ def test_a_server_error_is_logged_with_its_traceback(client, log_format, capsys,
 
     assert client.get("/resources/percentile/10").status_code == 500
     [entry] = json_records(capsys.readouterr().out)
-    assert (entry["level"], entry["logger"], entry["message"]) == ("ERROR", "django.request", "Internal Server Error: /resources/percentile/10")
+    assert (entry["level"], entry["logger"], entry["message"]) == (
+        "ERROR",
+        "django.request",
+        "Internal Server Error: /resources/percentile/10",
+    )
     assert entry["exc_info"].endswith("OverflowError: a bug")

@@ -63,7 +63,9 @@ def test_any_number_of_workers_gives_the_same_answer(small_catalogue, settings, 
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_a_head_too_large_to_hold_streams_the_same_answer_from_each_bucket(small_catalogue, settings, monkeypatch, workers):
+def test_a_head_too_large_to_hold_streams_the_same_answer_from_each_bucket(
+    small_catalogue, settings, monkeypatch, workers
+):
     settings.PERCENTILE_WORKERS = workers
     held = top_percentile_resources(number=100)
     monkeypatch.setattr(ranking_module, "SMALL_HEAD", 0)
@@ -118,7 +120,13 @@ def test_deleting_a_dsr_forgets_the_answers_that_counted_it(small_catalogue):
     assert kept_answers() == [([c.gb_spotify], 100)]
     resources = top_percentile_resources(number=100)
     # Without ES: YouTube A 20, then Spotify A (NO), B (GB) and E (NO) tied at 10, Spotify D 5.
-    assert ranking(resources) == [("YouTube", "A"), ("Spotify", "A"), ("Spotify", "B"), ("Spotify", "E"), ("Spotify", "D")]
+    assert ranking(resources) == [
+        ("YouTube", "A"),
+        ("Spotify", "A"),
+        ("Spotify", "B"),
+        ("Spotify", "E"),
+        ("Spotify", "D"),
+    ]
     assert c.es_spotify not in {dsr for r in resources for dsr in r.dsrs}
 
 
@@ -190,7 +198,7 @@ def test_a_lines_eur_revenue_is_rounded_half_up_to_1e_8(write_dsr):
         path=write_dsr(
             "Spotify_SpotifyPremium_GB_GBP_20200101-20200131.tsv",
             # At 3 GBP per EUR: 1 GBP is 0.333333333... EUR, 0.000000045 GBP 0.000000015 EUR (a half
-                # unit, rounded up) and 0.0000000149 GBP 0.00000000497 EUR (rounded down to nothing).
+            # unit, rounded up) and 0.0000000149 GBP 0.00000000497 EUR (rounded down to nothing).
             ["A\tt\ta\ti\t1\t1", "A\tt\ta\ti\t1\t1", "B\tt\ta\ti\t1\t0.000000045", "C\tt\ta\ti\t1\t0.0000000149"],
         ),
         eur_rate=Decimal(3),
@@ -206,7 +214,11 @@ def test_revenue_is_exact_beyond_what_float8_sums_exactly(write_dsr):
     ingest_dsr(
         path=write_dsr(
             "Spotify_SpotifyPremium_ES_EUR_20200101-20200131.tsv",
-            ["A\tt\ta\ti\t1\t123456789012345.12345678", "A\tt\ta\ti\t1\t0.00000001", "B\tt\ta\ti\t1\t123456789012345.12345678"],
+            [
+                "A\tt\ta\ti\t1\t123456789012345.12345678",
+                "A\tt\ta\ti\t1\t0.00000001",
+                "B\tt\ta\ti\t1\t123456789012345.12345678",
+            ],
         )
     )
 

@@ -146,7 +146,9 @@ def test_only_ingested_dsrs_count(small_catalogue, write_dsr):
 
 
 def test_a_total_revenue_of_zero_gives_nothing(write_dsr):
-    ingest_dsr(path=write_dsr("Spotify_SpotifyPremium_ES_EUR_20200101-20200131.tsv", ["A\tt\ta\ti\t5\t0", "B\tt\ta\ti\t3\t"]))
+    ingest_dsr(
+        path=write_dsr("Spotify_SpotifyPremium_ES_EUR_20200101-20200131.tsv", ["A\tt\ta\ti\t5\t0", "B\tt\ta\ti\t3\t"])
+    )
 
     assert top_percentile_resources(number=100) == []
 
@@ -156,7 +158,12 @@ def test_an_empty_database_gives_nothing():
 
 
 def test_dsp_ids_are_ranked_in_binary_order(write_dsr):
-    ingest_dsr(path=write_dsr("Spotify_SpotifyPremium_ES_EUR_20200101-20200131.tsv", ["b\tt\ta\ti\t1\t1", "B\tt\ta\ti\t1\t1", "a\tt\ta\ti\t1\t1"]))
+    ingest_dsr(
+        path=write_dsr(
+            "Spotify_SpotifyPremium_ES_EUR_20200101-20200131.tsv",
+            ["b\tt\ta\ti\t1\t1", "B\tt\ta\ti\t1\t1", "a\tt\ta\ti\t1\t1"],
+        )
+    )
 
     # In binary order upper case comes first; a linguistic collation would say a, b, B.
     assert [r.dsp_id for r in top_percentile_resources(number=100)] == ["B", "a", "b"]

@@ -29,7 +29,9 @@ GBP = "Spotify_SpotifyPremium_GB_GBP_20200101-20200131.tsv"
 
 def copy_rows(dsr: DSR) -> list[tuple]:
     with duckdb.connect() as duck:
-        return duck.execute(f"SELECT * FROM ({copy_lines(columnar.copy_path(dsr.columnar_copy), dsr.eur_rate)}) ORDER BY dsp_id").fetchall()
+        return duck.execute(
+            f"SELECT * FROM ({copy_lines(columnar.copy_path(dsr.columnar_copy), dsr.eur_rate)}) ORDER BY dsp_id"
+        ).fetchall()
 
 
 def ranked(resources) -> list[tuple[str, str, Decimal]]:
@@ -51,7 +53,7 @@ def only(monkeypatch):
 
 def test_a_committed_dsr_gets_a_copy_of_its_lines_with_their_exact_eur_units(write_dsr):
     lines = [
-        "a\tQuote \" and, comma\tBeyoncé\t\t1\t1",  # 1 GBP at 3 per EUR: 0.333333333... EUR
+        'a\tQuote " and, comma\tBeyoncé\t\t1\t1',  # 1 GBP at 3 per EUR: 0.333333333... EUR
         "b\tback\\slash\tcarriage\rreturn\tISRC\t2\t2",  # 0.666666666...: rounded half up
         "c\t\t\t\t\t0.000000015",  # empty usages are 0; 5e-9 EUR rounds half up to 1e-8
     ]
@@ -112,7 +114,9 @@ def test_sums_beyond_duckdbs_38_digits_are_ranked_by_postgresql(write_dsr, monke
     postgresql_ranking = percentile.Ranking
     monkeypatch.setattr(percentile, "Ranking", lambda *args: by_postgresql.append(args[1]) or postgresql_ranking(*args))
 
-    assert ranked(top_percentile_resources(number=10)) == [("Spotify", "big", Decimal("9999999999999999999999999") * 200_000)]
+    assert ranked(top_percentile_resources(number=10)) == [
+        ("Spotify", "big", Decimal("9999999999999999999999999") * 200_000)
+    ]
     assert by_postgresql == [10]
 
 
@@ -127,7 +131,10 @@ def test_a_selection_beyond_duckdbs_memory_is_ranked_by_postgresql(small_catalog
         ("YouTube", "A", Decimal(20)),
         ("Spotify", "B", Decimal(20)),
     ]
-    assert "ranked by PostgreSQL: DuckDB Out of Memory Error: could not allocate block; raise COLUMNAR_MEMORY_LIMIT" in caplog.text
+    assert (
+        "ranked by PostgreSQL: DuckDB Out of Memory Error: could not allocate block; raise COLUMNAR_MEMORY_LIMIT"
+        in caplog.text
+    )
 
 
 def test_copies_off_writes_none_and_postgresql_ranks(settings, write_dsr, only):

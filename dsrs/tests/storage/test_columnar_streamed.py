@@ -41,7 +41,9 @@ def parquet_rows(path: Path) -> list[tuple]:
 def copy_rows(dsr: DSR) -> list[tuple]:
     dsr.refresh_from_db()
     with duckdb.connect() as duck:
-        return duck.execute(f"SELECT * FROM ({copy_lines(columnar.copy_path(dsr.columnar_copy), dsr.eur_rate)}) ORDER BY ALL").fetchall()
+        return duck.execute(
+            f"SELECT * FROM ({copy_lines(columnar.copy_path(dsr.columnar_copy), dsr.eur_rate)}) ORDER BY ALL"
+        ).fetchall()
 
 
 def read_back_rows(dsr: DSR) -> list[tuple]:
@@ -54,7 +56,11 @@ def read_back_rows(dsr: DSR) -> list[tuple]:
 
 def postgresql_units(dsr: DSR) -> dict[str, Decimal]:
     with connection.cursor() as cursor:
-        cursor.execute(sql.SQL("SELECT dsp_id, {} FROM {}").format(line_units(dsr.eur_rate), sql.Identifier(partition_name(dsr.id))).as_string(cursor.connection))
+        cursor.execute(
+            sql.SQL("SELECT dsp_id, {} FROM {}")
+            .format(line_units(dsr.eur_rate), sql.Identifier(partition_name(dsr.id)))
+            .as_string(cursor.connection)
+        )
         return dict(cursor.fetchall())
 
 
@@ -83,7 +89,7 @@ def writing_folders() -> set[Path]:
 
 def test_the_copy_is_written_from_the_lines_as_they_are_loaded(write_dsr, read_back, copy_format):
     lines = [
-        "a\tQuote \" and, comma\tBeyoncé\t\t1\t1",  # 1 GBP at 3 per EUR: 0.333333333... EUR
+        'a\tQuote " and, comma\tBeyoncé\t\t1\t1',  # 1 GBP at 3 per EUR: 0.333333333... EUR
         "b\tback\\slash \\N \\\\r\tcarriage\rreturn\tISRC\t2\t2",  # 0.666666666...: rounded half up
         "c\t\t\t\t\t0.000000015",  # empty usages are 0; 5e-9 EUR rounds half up to 1e-8
         "d\tt\ta\ti\t3\t1.5E-8",  # the same, in scientific notation
@@ -109,13 +115,26 @@ RATES = ["1", "3", "0.8945954545", "9.9384227273", "0.0000000001", "999999999999
 def near_ties(rate: Decimal) -> list[str]:
     """Revenues of 18 decimal places at most whose units fall on a rounding tie, or next to one
     on each side, and others."""
-    revenues = ["0", "1", "0.1", "123.456", "1e-3", "2.5E+2", ".5", "7.", "999999999999999.999999999999999999", "8.22048588203189e-13"]
+    revenues = [
+        "0",
+        "1",
+        "0.1",
+        "123.456",
+        "1e-3",
+        "2.5E+2",
+        ".5",
+        "7.",
+        "999999999999999.999999999999999999",
+        "8.22048588203189e-13",
+    ]
     with localcontext(prec=80):
         for units in (0, 1, 2, 41, 10**6 + 7, 10**10 + 1, 10**11 + 3, 10**13 + 9, 10**20 + 11):
             tie = (Decimal(units) + Decimal("0.5")) * rate / 10**8
             below, above = tie.quantize(PLACE, ROUND_FLOOR), tie.quantize(PLACE, ROUND_CEILING)
             if above < 10**15:
-                revenues += [f"{revenue:f}" for revenue in sorted({below - PLACE, below, above, above + PLACE}) if revenue >= 0]
+                revenues += [
+                    f"{revenue:f}" for revenue in sorted({below - PLACE, below, above, above + PLACE}) if revenue >= 0
+                ]
     return revenues
 
 
@@ -146,13 +165,17 @@ def test_a_line_of_more_than_18_decimal_places_by_a_tie_is_ranked_exactly(write_
 
     assert [(r.dsp_id, r.revenue) for r in top_percentile_resources(number=99)] == [("b", Decimal("0.33333333"))]
     if copy_format == "text":  # DuckDB cannot read it exactly: PostgreSQL ranks
-        assert f"percentile over DSRs [{dsr.id}] ranked by PostgreSQL: a line DuckDB cannot round exactly" in caplog.text
+        assert (
+            f"percentile over DSRs [{dsr.id}] ranked by PostgreSQL: a line DuckDB cannot round exactly" in caplog.text
+        )
     else:  # the writer cannot write it exactly: the copy is read back, with PostgreSQL's units
         assert (read_back, [units for *_, units in copy_rows(dsr)]) == ([dsr.id], [0, 33_333_333])
 
 
 @pytest.mark.parametrize("copy_format", ["parquet"], indirect=True)
-def test_a_parquet_writer_that_fails_leaves_the_copy_to_be_read_back(write_dsr, read_back, monkeypatch, tmp_path, caplog, copy_format):
+def test_a_parquet_writer_that_fails_leaves_the_copy_to_be_read_back(
+    write_dsr, read_back, monkeypatch, tmp_path, caplog, copy_format
+):
     failing = tmp_path / "failing_writer.py"
     failing.write_text("import sys\nsys.exit('No space left on device')\n")
     monkeypatch.setattr(streamed, "WRITER", failing)
@@ -163,7 +186,10 @@ def test_a_parquet_writer_that_fails_leaves_the_copy_to_be_read_back(write_dsr, 
     assert result.outcome == Outcome.INGESTED
     assert len(copy_rows(result.dsr)) == 50_000
     assert read_back == [result.dsr.id]
-    assert f"DSR {result.dsr.id}: copy not written with its lines (No space left on device); read back from PostgreSQL" in caplog.text
+    assert (
+        f"DSR {result.dsr.id}: copy not written with its lines (No space left on device); read back from PostgreSQL"
+        in caplog.text
+    )
 
 
 def test_a_failed_ingestion_leaves_neither_a_copy_nor_a_folder_behind(write_dsr):
@@ -199,7 +225,10 @@ def test_a_dsrf_file_of_one_report_gets_its_copy_as_its_lines_are_loaded(tmp_pat
     dsr = ingest_dsr(path=write_dsrf(tmp_path, records, name=DSRF_NAME.replace("_ES_", "_GB_"))).dsr
 
     units = postgresql_units(dsr)["id1"]
-    assert copy_rows(dsr) == [("id1", "Tab\there", "New\nline|B\\slash", "ISRC1", 4, units), ("id2", "British Song", "Ben", "ISRC2", 0, 0)]
+    assert copy_rows(dsr) == [
+        ("id1", "Tab\there", "New\nline|B\\slash", "ISRC1", 4, units),
+        ("id2", "British Song", "Ben", "ISRC2", 0, 0),
+    ]
     assert copy_rows(dsr) == read_back_rows(dsr)
     assert read_back == []
 

@@ -38,4 +38,6 @@ def load(text: str, *, mode: str) -> schemathesis.BaseSchema:
 
 
 committed = load(OPENAPI_SCHEMA.read_text(), mode="all")
-reference = load(REFERENCE_CONTRACT.read_text() if REFERENCE_CONTRACT.exists() else OPENAPI_SCHEMA.read_text(), mode="positive")
+reference = load(
+    REFERENCE_CONTRACT.read_text() if REFERENCE_CONTRACT.exists() else OPENAPI_SCHEMA.read_text(), mode="positive"
+)

@@ -10,7 +10,9 @@ HEAD = (
 NAME = "DSR_PADPIDA2011021501G_PADPIDA2007040502I_SpotifyPremium_20240101--20240131_ES_1of1_20240205T120000.tsv"
 
 
-def summary(summary_id: str, territory: str, currency: str, usages: int, revenue: str, *, record: str = "SY02.03") -> str:
+def summary(
+    summary_id: str, territory: str, currency: str, usages: int, revenue: str, *, record: str = "SY02.03"
+) -> str:
     """SY01/SY02: 2 SummaryRecordId, 5 CommercialModel, 6 UseType, 7 Territory, 9 Usages, 11 Currency, 12 NetRevenue."""
     return f"{record}\t{summary_id}\tDSP\t\tSubscriptionModel\tOnDemandStream\t{territory}\t\t{usages}\t7\t{currency}\t{revenue}"
 
@@ -20,12 +22,22 @@ def release(block: str, reference: str = "R1", title: str = "Album") -> str:
     return f"RE01.02\t{block}\t{reference}\tREL-{block}\t\t\t0123456789012\tVarious\t\t{title}"
 
 
-def resource(block: str, reference: str, dsp_id: str, isrc: str, title: str, artists: str, *, record: str = "AS02.02") -> str:
+def resource(
+    block: str, reference: str, dsp_id: str, isrc: str, title: str, artists: str, *, record: str = "AS02.02"
+) -> str:
     """AS01/AS02: 2 BlockId, 3 ResourceReference, 4 DspResourceId, 5 ISRC, 6 Title, 8 DisplayArtistName."""
     return f"{record}\t{block}\t{reference}\t{dsp_id}\t{isrc}\t{title}\t\t{artists}"
 
 
-def sale(block: str, summary_id: str, resource_reference: str, usages, *, record: str = "SU02.01", release_reference: str = "R1") -> str:
+def sale(
+    block: str,
+    summary_id: str,
+    resource_reference: str,
+    usages,
+    *,
+    record: str = "SU02.01",
+    release_reference: str = "R1",
+) -> str:
     """SU02: 8 NumberOfStreams; SU01: 9 Usages. 2 BlockId, 3 SummaryRecordId, 5 TransactedRelease, 6 TransactedResource."""
     if record.startswith("SU01"):
         return f"{record}\t{block}\t{summary_id}\tT\t{release_reference}\t{resource_reference}\t\t\t{usages}"
@@ -49,10 +61,20 @@ def foot(records: list[str], **overrides) -> str:
         "report_blocks": blocks,
     }
     counts.update(overrides)
-    return "FOOT\t" + "\t".join(str(counts[key]) for key in ("lines", "report_lines", "summaries", "blocks", "report_blocks"))
+    return "FOOT\t" + "\t".join(
+        str(counts[key]) for key in ("lines", "report_lines", "summaries", "blocks", "report_blocks")
+    )
 
 
-def write_dsrf(directory: Path, records: list[str], *, name: str = NAME, head: str = HEAD, newline: str = "\n", footer: str | None = None) -> Path:
+def write_dsrf(
+    directory: Path,
+    records: list[str],
+    *,
+    name: str = NAME,
+    head: str = HEAD,
+    newline: str = "\n",
+    footer: str | None = None,
+) -> Path:
     """HEAD, `records`, and a FOOT that agrees with them unless `footer` is given."""
     lines = [head, *records]
     lines.append(foot(lines) if footer is None else footer)

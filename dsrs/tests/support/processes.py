@@ -36,11 +36,19 @@ def database_url() -> str:
     return f"postgres://{credentials}/{quote(info.dbname, safe='')}?{query}"
 
 
-def manage(*args: str, app_name: str, extra_env: dict | None = None, url: str | None = None, **popen) -> subprocess.Popen:
+def manage(
+    *args: str, app_name: str, extra_env: dict | None = None, url: str | None = None, **popen
+) -> subprocess.Popen:
     """`python manage.py ARGS` against the test database (or `url`), its session named `app_name`."""
     env = {**os.environ, "DATABASE_URL": url or database_url(), "PGAPPNAME": app_name, **(extra_env or {})}
     return subprocess.Popen(
-        [sys.executable, "manage.py", *args], cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
     )
 
 
@@ -67,7 +75,9 @@ def _conninfo(url: str | None) -> str:
 
 
 def session_query(conn, app_name: str) -> str | None:
-    row = conn.execute("SELECT query FROM pg_stat_activity WHERE application_name = %s AND state <> 'idle'", [app_name]).fetchone()
+    row = conn.execute(
+        "SELECT query FROM pg_stat_activity WHERE application_name = %s AND state <> 'idle'", [app_name]
+    ).fetchone()
     return row[0] if row else None
 
 
@@ -95,7 +105,9 @@ def resume(process: subprocess.Popen) -> None:
 
 
 def usage_tables(conn) -> list[str]:
-    rows = conn.execute("SELECT relname FROM pg_class WHERE relname LIKE 'dsrs\\_usage\\_%' ORDER BY relname").fetchall()
+    rows = conn.execute(
+        "SELECT relname FROM pg_class WHERE relname LIKE 'dsrs\\_usage\\_%' ORDER BY relname"
+    ).fetchall()
     return [row[0] for row in rows]
 
 
@@ -137,7 +149,11 @@ class ScratchServer:
             (oid,) = conn.execute("SELECT oid FROM pg_database WHERE datname = current_database()").fetchone()
             owned = {str(node) for (node,) in conn.execute("SELECT pg_relation_filenode(oid) FROM pg_class")}
         files = (self.pgdata / "base" / str(oid)).iterdir()
-        return sorted(f.name for f in files if f.name.split("_")[0].split(".")[0] not in owned and f.name[0].isdigit() and f.stat().st_size)
+        return sorted(
+            f.name
+            for f in files
+            if f.name.split("_")[0].split(".")[0] not in owned and f.name[0].isdigit() and f.stat().st_size
+        )
 
     def postmaster_pid(self) -> int:
         return int((self.pgdata / "postmaster.pid").read_text().split()[0])

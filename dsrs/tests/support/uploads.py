@@ -6,7 +6,9 @@ HEADER = b"dsp_id\ttitle\tartists\tisrc\tusages\trevenue\n"
 
 
 def dsr_bytes(lines: int, *, gzipped: bool = False, first: int = 0) -> bytes:
-    data = HEADER + b"".join(b"id%d\tSong %d\tArtist\tISRC\t%d\t%d.5\n" % (i, i, i, i) for i in range(first, first + lines))
+    data = HEADER + b"".join(
+        b"id%d\tSong %d\tArtist\tISRC\t%d\t%d.5\n" % (i, i, i, i) for i in range(first, first + lines)
+    )
     return gzip.compress(data, compresslevel=1) if gzipped else data
 
 
