@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from dsrs.imports import files
 from dsrs.imports.progress import progress_writer
-from dsrs.ingest.service import IngestResult, Outcome, ingest_dsr
+from dsrs.ingest.service import IngestResult, Outcome, Remedy, ingest_dsr
 from dsrs.models import DSR, Import
 
 STATUS_OF_OUTCOME = {
@@ -23,6 +23,12 @@ STATUS_OF_OUTCOME = {
     Outcome.SKIPPED: Import.Status.SKIPPED,
     Outcome.REFUSED: Import.Status.REFUSED,
     Outcome.FAILED: Import.Status.FAILED,
+}
+
+# What the client can do about a refused or failed file, in the words of POST /imports/.
+REMEDIES = {
+    Remedy.REPLACE: "to swap it for this file, upload it with replace=true",
+    Remedy.EUR_RATE: "give one with eur_rate",
 }
 
 
@@ -90,8 +96,10 @@ def _run(import_id: int, last_attempt: bool) -> None:
 
 
 def _without_path(result: IngestResult, path: Path) -> str:
-    """The service's message without the path it starts with: the storage's, not the client's."""
-    return result.message.removeprefix(f"{path}: ")
+    """The service's message without the path it starts with (the storage's, not the client's),
+    with what the client can do about it in the words of POST /imports/."""
+    remedy = f"; {REMEDIES[result.remedy]}" if result.remedy else ""
+    return result.message.removeprefix(f"{path}: ") + remedy
 
 
 def _end(

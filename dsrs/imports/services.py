@@ -22,7 +22,7 @@ from dsrs.formats.filenames import (
 )
 from dsrs.imports import files
 from dsrs.imports.tasks import ingest_import
-from dsrs.ingest.service import recognised_file_name
+from dsrs.ingest.reports import recognised_file_name
 from dsrs.models import Import
 
 

@@ -22,18 +22,17 @@ from pathlib import Path
 import psycopg
 from django.db import DatabaseError, OperationalError, connection, transaction
 
-from dsrs.storage import columnar, partitions
-from dsrs.storage.deletion import delete_dsr
-from dsrs.formats.filenames import DsrFileName, FileNameError, parse_dsr_file_name
-from dsrs.formats.detect import Format, detect_format
+from dsrs.ecb.rates import RateError, mean_ecb_rate
 from dsrs.formats import dsrf
+from dsrs.formats.blocks import FileFailure, read_blocks
+from dsrs.formats.detect import Format, detect_format
+from dsrs.formats.usage_lines import LineCounts
 from dsrs.ingest.interrupts import interruptible
 from dsrs.ingest.pipeline import in_thread
-from dsrs.formats.blocks import FileFailure, read_blocks
-from dsrs.formats.tsv import validated_chunks
-from dsrs.formats.usage_lines import LineCounts
-from dsrs.models import DSR, Currency, Territory
-from dsrs.ecb.rates import RateError, mean_ecb_rate
+from dsrs.ingest.reports import FileReports, Refused, dsrf_reports, tsv_report
+from dsrs.models import DSR
+from dsrs.storage import columnar, partitions
+from dsrs.storage.deletion import delete_dsr
 
 # The logger's name is what log collectors filter the per-file records on: it stays the one it had
 # before the service moved here.
@@ -48,6 +47,14 @@ class Outcome(enum.StrEnum):
     SKIPPED = "skipped"  # this very file is already ingested
     FAILED = "failed"  # recorded as a failed DSR
     REFUSED = "refused"  # nothing recorded: bad name, unknown code, or a report already ingested
+
+
+class Remedy(enum.StrEnum):
+    """What the caller can do about a file refused or failed for this reason, in the words of its
+    own interface (an option of ingest_dsr, a field of POST /imports/)."""
+
+    REPLACE = "replace"  # the file's report is ingested: this file can replace it
+    EUR_RATE = "eur_rate"  # the ECB has no rate for it: a rate can be given
 
 
 @dataclass
@@ -72,6 +79,7 @@ class IngestResult:
     # Failed for a reason outside the file (connection lost, server shut down, deadlock): the
     # same file may well be ingested when tried again.
     transient: bool = False
+    remedy: Remedy | None = None
 
     @property
     def ok(self) -> bool:
@@ -81,24 +89,20 @@ class IngestResult:
 class IngestFailure(Exception):
     """A file-level failure: the file is not stored and a failed DSR records this message."""
 
+    def __init__(self, message: str, *, remedy: Remedy | None = None) -> None:
+        super().__init__(message)
+        self.remedy = remedy
+
 
 @dataclass(frozen=True)
-class RecognisedName:
-    name: DsrFileName
-    territory: Territory
-    currency: Currency
+class _Request:
+    """What the caller of ingest_dsr asked for."""
 
-
-def recognised_file_name(path: Path) -> RecognisedName:
-    """The file's name parsed, with its territory and currency; FileNameError says what is wrong."""
-    name = parse_dsr_file_name(path)
-    territory = Territory.objects.filter(code_2=name.territory).first()
-    if territory is None:
-        raise FileNameError(f"unknown territory {name.territory!r} (ISO 3166 alpha-2)")
-    currency = Currency.objects.filter(code=name.currency).first()
-    if currency is None:
-        raise FileNameError(f"unknown currency {name.currency!r} (ISO 4217)")
-    return RecognisedName(name, territory, currency)
+    path: Path
+    replace: bool
+    eur_rate: Decimal | None
+    on_progress: Callable[[Progress], None] | None
+    in_commit: Callable[[list[DSR]], None] | None
 
 
 def ingest_dsr(
@@ -109,120 +113,71 @@ def ingest_dsr(
     on_progress: Callable[[Progress], None] | None = None,
     in_commit: Callable[[list[DSR]], None] | None = None,
 ) -> IngestResult:
-    """`in_commit(dsrs)` runs inside the transaction that commits the ingested DSRs (a DSRF file's
-    may be several), so that what it writes (an import's outcome) is committed with them, or not
-    at all."""
+    """Ingest the file at `path`. `replace`: swap the ingested DSRs of the same reports for this
+    file's; `eur_rate`: the rate of every DSR of the file instead of the ECB's. `in_commit(dsrs)`
+    runs inside the transaction that commits the ingested DSRs (a DSRF file's may be several), so
+    that what it writes (an import's outcome) is committed with them, or not at all."""
+    request = _Request(path=path, replace=replace, eur_rate=eur_rate, on_progress=on_progress, in_commit=in_commit)
+    started = time.monotonic()
     try:
-        result = _ingest_dsr(
-            path=path, replace=replace, eur_rate=eur_rate, on_progress=on_progress, in_commit=in_commit
-        )
+        try:
+            reports = dsrf_reports(path, eur_rate=eur_rate) if detect_format(path) == Format.DSRF else tsv_report(path)
+        except Refused as refusal:
+            result = IngestResult(path=path, outcome=Outcome.REFUSED, message=f"{path}: {refusal}")
+        else:
+            result = _ingest(request, reports, started)
     except (DatabaseError, psycopg.Error) as error:  # before a failure could be recorded: the database is gone
         _drop_broken_connection()
         result = IngestResult(
-            path, Outcome.FAILED, f"{path}: {_one_line(error)} (not recorded)", transient=_is_transient(error)
+            path=path,
+            outcome=Outcome.FAILED,
+            message=f"{path}: {_one_line(error)} (not recorded)",
+            transient=_is_transient(error),
         )
     _log_result(result)
     return result
 
 
-def _ingest_dsr(*, path, replace, eur_rate, on_progress, in_commit) -> IngestResult:
-    if detect_format(path) == Format.DSRF:
-        return _ingest_dsrf(path=path, replace=replace, eur_rate=eur_rate, on_progress=on_progress, in_commit=in_commit)
-    return _ingest_tsv(path=path, replace=replace, eur_rate=eur_rate, on_progress=on_progress, in_commit=in_commit)
-
-
-def _ingest_tsv(*, path, replace, eur_rate, on_progress, in_commit) -> IngestResult:
-    started = time.monotonic()
-    try:
-        recognised = recognised_file_name(path)
-    except FileNameError as error:
-        return IngestResult(path, Outcome.REFUSED, f"{path}: {error}")
-    name = recognised.name
-
-    dsr = DSR(
-        path=str(path),
-        dsp=name.dsp,
-        service=name.service,
-        society=name.society,
-        territory=recognised.territory,
-        currency=recognised.currency,
-        period_start=name.period_start,
-        period_end=name.period_end,
-    )
-    counts = LineCounts()  # the file's lines are its one DSR's
-    return _ingest_reports(
-        path,
-        [dsr],
-        counts,
-        [counts],
-        load=lambda streamed: _load(
-            path,
-            gzipped=name.gzipped,
-            validate=validated_chunks,
-            store=lambda chunks: partitions.load_partition(dsr.id, streamed.feeding([dsr], chunks)),
-            counts=counts,
-            on_progress=on_progress,
-        ),
-        replace=replace,
-        eur_rate=eur_rate,
-        in_commit=in_commit,
-        started=started,
-        name_reports=False,
-    )
-
-
-def _ingest_reports(
-    path: Path,
-    dsrs: list[DSR],
-    counts: LineCounts,
-    tallies: list[LineCounts | dsrf.Tally],
-    *,
-    load: Callable[[columnar.StreamedCopies], None],
-    replace: bool,
-    eur_rate: Decimal | None,
-    in_commit: Callable[[list[DSR]], None] | None,
-    started: float,
-    name_reports: bool,
-) -> IngestResult:
+def _ingest(request: _Request, reports: FileReports, started: float) -> IngestResult:
     """What every file goes through once its DSRs are known (one for TSV, one per territory and
-    currency for DSRF): skip or refuse it, choose the EUR rates, `load` its lines (counted in
-    `counts` for the file and `tallies` for each DSR), with the copies of the lines it streams
-    (dsrs.storage.columnar.streamed), and commit them all at once, or record each DSR as failed.
-    `name_reports`: the message names each DSR's territory and currency."""
+    currency for DSRF): skip or refuse it, choose the EUR rates, load its lines with the copies of
+    the lines they stream (dsrs.storage.columnar.streamed), and commit them all at once, or record
+    each DSR as failed."""
+    path, dsrs = request.path, reports.dsrs
     replaced = []
     try:
         with interruptible():
             sha256 = file_sha256(path)
             for dsr in dsrs:
                 dsr.sha256 = sha256
-            if (done := _already_done(path, dsrs, sha256, replace)) is not None:
+            if (done := _already_done(request, dsrs, sha256)) is not None:
                 return done
             for dsr in dsrs:
-                dsr.eur_rate, dsr.eur_rate_source = _eur_rate(dsr, eur_rate)
+                dsr.eur_rate, dsr.eur_rate_source = _eur_rate(dsr, request.eur_rate)
         for dsr in dsrs:
             dsr.id = partitions.next_dsr_id()
         with columnar.streamed_copies() as streamed, transaction.atomic():
             with interruptible():
                 partitions.commit_durably()
-                load(streamed)
-                counts.check_acceptable()
+                _load(request, reports, streamed)
+                reports.counts.check_acceptable()
                 # Another process may have committed this file or this report during the load:
                 # decide again, one ingestion at a time, as if it had run before this one.
                 partitions.take_turn_to_commit()
-                if (done := _already_done(path, dsrs, sha256, replace)) is not None:
+                if (done := _already_done(request, dsrs, sha256)) is not None:
                     transaction.set_rollback(True)
                     return done
-                if replace:
+                if request.replace:
                     replaced = [report for dsr in dsrs if (report := _ingested_report(dsr)) is not None]
                     for report in replaced:
                         delete_dsr(report)
-                for dsr, tally in zip(dsrs, tallies, strict=True):
+                for dsr, tally in zip(dsrs, reports.tallies, strict=True):
                     _fill_counts(dsr, tally)
                     dsr.status = DSR.Status.INGESTED
                     dsr.save(force_insert=True)
                     partitions.attach_partition(dsr.id)
-                if in_commit is not None:
-                    in_commit(dsrs)
+                if request.in_commit is not None:
+                    request.in_commit(dsrs)
                 # Named in the DSRs' rows, or read from their lines by other connections: once the
                 # commit is done.
                 transaction.on_commit(lambda: columnar.write_copies(dsrs, streamed))
@@ -230,122 +185,50 @@ def _ingest_reports(
     except (IngestFailure, FileFailure, dsrf.DsrfError, DatabaseError, psycopg.Error, OSError) as error:
         # Django wraps the errors of execute(), not those raised inside cursor.copy(): psycopg's own.
         failure = f"{path}: {_one_line(error)}"
-        recorded = [_record_failure(dsr, tally, failure) for dsr, tally in zip(dsrs, tallies, strict=True)]
-        message = next((message for message in recorded if message != failure), failure)
+        recorded = [_record_failure(dsr, tally, failure) for dsr, tally in zip(dsrs, reports.tallies, strict=True)]
         return IngestResult(
-            path,
-            Outcome.FAILED,
-            message,
-            dsrs[0],
-            counts.lines_read,
-            0,
-            counts.lines_rejected,
-            time.monotonic() - started,
-            dsrs,
+            path=path,
+            outcome=Outcome.FAILED,
+            message=next((message for message in recorded if message != failure), failure),
+            remedy=error.remedy if isinstance(error, IngestFailure) else None,
+            dsr=dsrs[0],
+            dsrs=dsrs,
+            lines_read=reports.counts.lines_read,
+            lines_rejected=reports.counts.lines_rejected,
+            seconds=time.monotonic() - started,
             transient=_is_transient(error),
         )
-    ids = ", ".join(f"{dsr.id} ({dsr.territory_id} {dsr.currency_id})" if name_reports else str(dsr.id) for dsr in dsrs)
     replacing = f", replacing DSR {', '.join(str(report.id) for report in replaced)}" if replaced else ""
     return IngestResult(
-        path,
-        Outcome.INGESTED,
-        f"{path}: ingested as DSR {ids}{replacing}",
-        dsrs[0],
-        counts.lines_read,
-        counts.lines_stored,
-        counts.lines_rejected,
-        time.monotonic() - started,
-        dsrs,
+        path=path,
+        outcome=Outcome.INGESTED,
+        message=f"{path}: ingested as DSR {reports.described()}{replacing}",
+        dsr=dsrs[0],
+        dsrs=dsrs,
+        lines_read=reports.counts.lines_read,
+        lines_stored=reports.counts.lines_stored,
+        lines_rejected=reports.counts.lines_rejected,
+        seconds=time.monotonic() - started,
     )
 
 
-def _load(path: Path, *, gzipped: bool, validate, store, counts: LineCounts, on_progress) -> None:
-    """Stream the file's blocks through `validate` (blocks in, reader Chunks out) and hand their
-    COPY text to `store`, counting the lines in `counts`. However it ends, the reading threads
-    are joined before this returns or raises."""
+def _load(request: _Request, reports: FileReports, streamed: columnar.StreamedCopies) -> None:
+    """Stream the file's blocks through its reader and hand their COPY text to its partitions,
+    counting the lines in `reports.counts`. However it ends, the reading threads are joined before
+    this returns or raises."""
     started = time.monotonic()
+    counts, on_progress = reports.counts, request.on_progress
     with (
-        open(path, "rb") as raw,
-        in_thread(read_blocks(raw, gzipped=gzipped), name="dsr-read", ahead=READ_AHEAD_CHUNKS) as blocks,
-        in_thread(validate(blocks), name="dsr-validate", ahead=READ_AHEAD_CHUNKS) as chunks,
+        open(request.path, "rb") as raw,
+        in_thread(read_blocks(raw, gzipped=reports.gzipped), name="dsr-read", ahead=READ_AHEAD_CHUNKS) as blocks,
+        in_thread(reports.read(blocks), name="dsr-validate", ahead=READ_AHEAD_CHUNKS) as chunks,
     ):
         file_size = os.fstat(raw.fileno()).st_size
 
         def report_progress() -> None:
             on_progress(Progress(counts.lines_read, counts.bytes_read, file_size, time.monotonic() - started))
 
-        store(counts.taking(chunks, report_progress if on_progress else None))
-
-
-def _ingest_dsrf(*, path, replace, eur_rate, on_progress, in_commit) -> IngestResult:
-    """A DSRF file in, one DSR per (territory, currency) of its summary records, all in one commit,
-    or none: a failure records each of them as failed, with the same message."""
-    started = time.monotonic()
-    gzipped = path.name.endswith(".gz")
-    try:
-        prelude = dsrf.read_prelude(path, gzipped=gzipped)
-    except (dsrf.DsrfError, FileFailure, OSError) as error:
-        return IngestResult(path, Outcome.REFUSED, f"{path}: {_one_line(error)}")
-    dsrs = _dsrf_dsrs(path, prelude)
-    if isinstance(dsrs, str):
-        return IngestResult(path, Outcome.REFUSED, f"{path}: {dsrs}")
-    if eur_rate is not None and len({dsr.currency_id for dsr in dsrs}) > 1:
-        currencies = ", ".join(sorted({dsr.currency_id for dsr in dsrs}))
-        return IngestResult(
-            path, Outcome.REFUSED, f"{path}: --eur-rate gives one rate, the file reports in {currencies}"
-        )
-    counts = LineCounts()
-    tallies = [dsrf.Tally() for _ in dsrs]
-    return _ingest_reports(
-        path,
-        dsrs,
-        counts,
-        tallies,
-        # Each sale's COPY text leads with its DSR's id: one COPY routes them to their partitions,
-        # and a file of one report gets the copy of its lines as they go.
-        load=lambda streamed: _load(
-            path,
-            gzipped=gzipped,
-            validate=lambda blocks: dsrf.usage_chunks(blocks, prelude, [dsr.id for dsr in dsrs], tallies),
-            store=lambda chunks: partitions.load_partitions(
-                [dsr.id for dsr in dsrs], streamed.feeding(dsrs, chunks, led_by_dsr_id=True)
-            ),
-            counts=counts,
-            on_progress=on_progress,
-        ),
-        replace=replace,
-        eur_rate=eur_rate,
-        in_commit=in_commit,
-        started=started,
-        name_reports=True,
-    )
-
-
-def _dsrf_dsrs(path: Path, prelude: dsrf.Prelude) -> list[DSR] | str:
-    """The DSRs a DSRF file makes, one per (territory, currency); or why it makes none."""
-    head = prelude.head
-    dsrs = []
-    for territory_code, currency_code in prelude.reports:
-        territory = Territory.objects.filter(code_2=territory_code).first()
-        if territory is None:
-            return f"unknown territory {territory_code!r} (ISO 3166 alpha-2)"
-        currency = Currency.objects.filter(code=currency_code).first()
-        if currency is None:
-            return f"unknown currency {currency_code!r} (ISO 4217)"
-        dsrs.append(
-            DSR(
-                path=str(path),
-                dsp=head.sender_name,
-                service=head.service,
-                society=head.recipient_name or None,
-                recipient_party_id=head.recipient_party_id,
-                territory=territory,
-                currency=currency,
-                period_start=head.period_start,
-                period_end=head.period_end,
-            )
-        )
-    return dsrs
+        reports.store(streamed, counts.taking(chunks, report_progress if on_progress else None))
 
 
 def _fill_counts(dsr: DSR, counts: LineCounts | dsrf.Tally) -> None:
@@ -378,23 +261,26 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _already_done(path: Path, dsrs: list[DSR], sha256: str, replace: bool) -> IngestResult | None:
-    """Skipped when this very file is ingested; refused when one of its reports is, unless `replace`."""
+def _already_done(request: _Request, dsrs: list[DSR], sha256: str) -> IngestResult | None:
+    """Skipped when this very file is ingested; refused when one of its reports is, unless the
+    request is to replace it."""
+    path = request.path
     duplicate = DSR.objects.filter(sha256=sha256, status=DSR.Status.INGESTED).first()
     if duplicate is not None:
         return IngestResult(
-            path,
-            Outcome.SKIPPED,
-            f"{path}: skipped, this file is already ingested as DSR {duplicate.id}",
+            path=path,
+            outcome=Outcome.SKIPPED,
+            message=f"{path}: skipped, this file is already ingested as DSR {duplicate.id}",
             dsr=duplicate,
         )
     previous = next((report for dsr in dsrs if (report := _ingested_report(dsr)) is not None), None)
-    if previous is not None and not replace:
+    if previous is not None and not request.replace:
         return IngestResult(
-            path,
-            Outcome.REFUSED,
-            f"{path}: DSR {previous.id} ({previous.path}) already reports this DSP, service, society, "
-            f"territory and period; to swap it for this file, ingest it with --replace (replace=true on POST /imports/)",
+            path=path,
+            outcome=Outcome.REFUSED,
+            message=f"{path}: DSR {previous.id} ({previous.path}) already reports this DSP, service, society, "
+            "territory and period",
+            remedy=Remedy.REPLACE,
         )
     return None
 
@@ -418,7 +304,7 @@ def _eur_rate(dsr: DSR, override: Decimal | None) -> tuple[Decimal, str]:
     try:
         return mean_ecb_rate(dsr.currency_id, dsr.period_start, dsr.period_end), DSR.RateSource.ECB
     except RateError as error:
-        raise IngestFailure(f"{error}; give one with --eur-rate") from None
+        raise IngestFailure(str(error), remedy=Remedy.EUR_RATE) from None
 
 
 def _one_line(error: Exception) -> str:

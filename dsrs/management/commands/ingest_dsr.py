@@ -16,12 +16,19 @@ from django.core.management.base import BaseCommand, CommandError
 from dsrs.formats.filenames import FileNameError
 from dsrs.imports.services import create_import
 from dsrs.ingest import interrupts
-from dsrs.ingest.service import IngestResult, Progress, ingest_dsr
+from dsrs.ingest.service import IngestResult, Progress, Remedy, ingest_dsr
 from dsrs.money import RATE_LIMIT, RATE_PLACES
 
 
 # ASCII digits only: Decimal() alone also takes other scripts' digits, underscores and spaces.
 DECIMAL = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
+
+
+# What the user can do about a refused or failed file, in this command's words.
+REMEDIES = {
+    Remedy.REPLACE: "to swap it for this file, ingest it with --replace",
+    Remedy.EUR_RATE: "give one with --eur-rate",
+}
 
 
 def positive_decimal(text: str) -> Decimal:
@@ -124,7 +131,8 @@ class Command(BaseCommand):
         if result.ok:
             self.stdout.write(result.message)
         else:
-            self.stderr.write(self.style.ERROR(result.message))
+            remedy = f"; {REMEDIES[result.remedy]}" if result.remedy else ""
+            self.stderr.write(self.style.ERROR(result.message + remedy))
         if result.lines_read:
             rate = result.lines_read / result.seconds if result.seconds else 0
             self.stdout.write(

@@ -240,7 +240,7 @@ class TestANovemberDsr:
 
         assert DSR.objects.get().error == (
             f"{path}: no ECB rates for GBP up to 2026-11-30 yet: the stored rates end on 2026-11-27 "
-            "(update_ecb_rates loads newer ones); give one with --eur-rate"
+            "(update_ecb_rates loads newer ones)"
         )
 
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from dsrs.ingest.service import Outcome, ingest_dsr
+from dsrs.ingest.service import Outcome, Remedy, ingest_dsr
 from dsrs.models import DSR
 from dsrs.ecb.rates import mean_ecb_rate
 
@@ -432,9 +432,9 @@ def test_a_second_delivery_is_refused_and_replace_swaps_it(tmp_path):
     refused = ingest_dsr(path=second)
     replaced = ingest_dsr(path=second, replace=True)
 
-    assert refused.message == (
-        f"{second}: DSR {first.id} ({first.path}) already reports this DSP, service, society, territory and period; "
-        "to swap it for this file, ingest it with --replace (replace=true on POST /imports/)"
+    assert (refused.message, refused.remedy) == (
+        f"{second}: DSR {first.id} ({first.path}) already reports this DSP, service, society, territory and period",
+        Remedy.REPLACE,
     )
     assert replaced.message == f"{second}: ingested as DSR {replaced.dsr.id} (ES EUR), replacing DSR {first.id}"
     assert list(DSR.objects.values_list("id", flat=True)) == [replaced.dsr.id]
@@ -464,5 +464,5 @@ def test_one_eur_rate_for_a_file_of_two_currencies_is_refused(tmp_path):
 
     assert (result.outcome, result.message) == (
         Outcome.REFUSED,
-        f"{path}: --eur-rate gives one rate, the file reports in EUR, GBP",
+        f"{path}: one EUR rate was given, the file reports in EUR, GBP",
     )

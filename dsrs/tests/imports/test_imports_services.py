@@ -84,7 +84,7 @@ class TestRun:
         assert (refused.status, refused.dsr) == ("refused", None)
         assert refused.message.startswith(f"DSR {replaced_id} (")
         assert refused.message.endswith(
-            "already reports this DSP, service, society, territory and period; to swap it for this file, ingest it with --replace (replace=true on POST /imports/)"
+            "already reports this DSP, service, society, territory and period; to swap it for this file, upload it with replace=true"
         )
         assert (replacing.status, replacing.dsr, replacing.message, dsr.lines_stored) == (
             "ingested",
@@ -93,6 +93,17 @@ class TestRun:
             5,
         )
         assert first.dsr is None  # its DSR was replaced, so deleted
+
+    def test_a_period_without_ecb_rate_fails_and_says_how_to_give_one(self):
+        record = queue(dsr_bytes(3), name="Spotify_SpotifyDuo_RU_RUB_20230101-20230131.tsv")
+
+        run_import(import_id=record.id, last_attempt=False)
+
+        record.refresh_from_db()
+        assert (record.status, record.message) == (
+            "failed",
+            "no ECB rate for RUB published between 2023-01-01 and 2023-01-31; give one with eur_rate",
+        )
 
     def test_a_dsrf_file_of_two_territories_records_its_first_dsr_and_names_both(self, tmp_path):
         path = write_dsrf(

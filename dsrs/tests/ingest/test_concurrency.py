@@ -178,7 +178,7 @@ def test_two_files_of_one_report_at_once_ingest_one_and_refuse_the_other(tmp_pat
             [
                 f"{dsr.path}: ingested as DSR {dsr.id}",
                 f"{loser}: DSR {dsr.id} ({dsr.path}) already reports this DSP, service, society, territory and period; "
-                "to swap it for this file, ingest it with --replace (replace=true on POST /imports/)",
+                "to swap it for this file, ingest it with --replace",
                 "CommandError: 1 of 1 files not ingested",
             ]
         )

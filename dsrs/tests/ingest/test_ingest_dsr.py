@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from dsrs.ingest.service import Outcome, ingest_dsr
+from dsrs.ingest.service import Outcome, Remedy, ingest_dsr
 from dsrs.models import DSR, Currency, Territory
 
 from dsrs.tests.support.database import stored_lines, usage_partitions
@@ -302,12 +302,25 @@ def test_a_second_delivery_of_a_report_is_refused_without_replace(write_dsr, tmp
 
     result = ingest_dsr(path=second)
 
-    assert result.outcome == Outcome.REFUSED
+    assert (result.outcome, result.remedy) == (Outcome.REFUSED, Remedy.REPLACE)
     assert result.message == (
-        f"{second}: DSR {first.id} ({first.path}) already reports this DSP, service, society, territory and "
-        "period; to swap it for this file, ingest it with --replace (replace=true on POST /imports/)"
+        f"{second}: DSR {first.id} ({first.path}) already reports this DSP, service, society, territory and period"
     )
     assert list(DSR.objects.values_list("id", flat=True)) == [first.id]
+
+
+def test_the_command_says_how_to_replace_a_report_already_ingested(write_dsr, tmp_path, capsys):
+    first = ingest_dsr(path=write_dsr(EUR_JANUARY_2020, GOOD)).dsr
+    (tmp_path / "again").mkdir()
+    second = write_dsr(f"again/{EUR_JANUARY_2020}", GOOD[:1])
+
+    with pytest.raises(CommandError, match="1 of 1 files not ingested"):
+        call_command("ingest_dsr", str(second))
+
+    assert capsys.readouterr().err == (
+        f"{second}: DSR {first.id} ({first.path}) already reports this DSP, service, society, territory and "
+        "period; to swap it for this file, ingest it with --replace\n"
+    )
 
 
 def test_replace_swaps_the_ingested_report_for_the_new_file(write_dsr, tmp_path):
@@ -357,9 +370,9 @@ def test_a_period_without_ecb_rate_fails_the_file(write_dsr):
 
     result = ingest_dsr(path=path)
 
-    assert (
-        result.message
-        == f"{path}: no ECB rate for RUB published between 2023-01-01 and 2023-01-31; give one with --eur-rate"
+    assert (result.message, result.remedy) == (
+        f"{path}: no ECB rate for RUB published between 2023-01-01 and 2023-01-31",
+        Remedy.EUR_RATE,
     )
     assert DSR.objects.get().status == "failed"
 
