@@ -47,6 +47,76 @@ _TERRITORY = re.compile(r"[A-Z]{2}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
 
+@dataclass(frozen=True, slots=True)
+class _SaleCells:
+    """Where a sale record's cells are (SU01 and SU02 differ by their usages')."""
+
+    block: int = 1  # BlockId
+    summary: int = 2  # SummaryRecordId
+    resource: int = 5  # ResourceReference, within the block
+    usages: int = 8  # SU01 Usages; SU02 NumberOfStreams is cell 7
+    count: int = 9
+
+
+@dataclass(frozen=True, slots=True)
+class _ResourceCells:
+    """Where a resource record's cells are (AS01, AS02; a release RE01 is read for its BlockId)."""
+
+    block: int = 1  # BlockId
+    reference: int = 2  # ResourceReference
+    dsp_resource_id: int = 3
+    isrc: int = 4
+    title: int = 5
+    artists: int = 7  # DisplayArtistName
+    count: int = 8
+
+
+@dataclass(frozen=True, slots=True)
+class _SummaryCells:
+    """Where a summary record's cells are (SY01, SY02)."""
+
+    id: int = 1  # SummaryRecordId
+    territory: int = 6
+    usages: int = 8
+    currency: int = 10
+    net_revenue: int = 11
+    count: int = 12
+
+
+@dataclass(frozen=True, slots=True)
+class _HeadCells:
+    """Where the HEAD record's cells are."""
+
+    profile: int = 2
+    version: int = 3
+    file_number: int = 6
+    number_of_files: int = 7
+    usage_start: int = 8
+    usage_end: int = 9
+    sender_party_id: int = 10
+    sender_name: int = 11
+    service: int = 12  # ServiceDescription
+    recipient_party_id: int = 13
+    recipient_name: int = 14
+    count: int = 15
+
+
+# The FOOT record's counts, in cells 1 to 5, with what each counts.
+_FOOT_COUNTS = (
+    ("NumberOfLinesInFile", "lines"),
+    ("NumberOfLinesInReport", "lines"),
+    ("NumberOfSummaryRecords", "summary records"),
+    ("NumberOfBlocksInFile", "blocks"),
+    ("NumberOfBlocksInReport", "blocks"),
+)
+_FOOT_CELLS = 1 + len(_FOOT_COUNTS)
+
+SALES = {b"SU01": _SaleCells(), b"SU02": _SaleCells(usages=7)}
+RESOURCE = _ResourceCells()
+SUMMARY = _SummaryCells()
+HEAD = _HeadCells()
+
+
 class DsrfError(Exception):
     """The file fails as a whole: this message names the line and the record."""
 
@@ -142,70 +212,71 @@ def read_prelude(path: Path, *, gzipped: bool) -> Prelude:
 
 
 def _head(number: int, cells: list[bytes]) -> Head:
-    text = [_text(number, "HEAD", cell) for cell in _padded(cells, 15)]
-    profile, version = text[2], text[3]
+    text = [_text(number, "HEAD", cell) for cell in _padded(cells, HEAD.count)]
+    profile, version = text[HEAD.profile], text[HEAD.version]
     if profile.replace(" ", "").lower() != PROFILE or version not in PROFILE_VERSIONS:
         raise DsrfError(
             f"line {number}: HEAD Profile {profile!r} version {version!r}: only the Basic Audio profile "
             f"(BasicAudioProfile {PROFILE_VERSIONS[0]} to {PROFILE_VERSIONS[-1]}) is read"
         )
-    file_number, number_of_files = text[6], text[7]
+    file_number, number_of_files = text[HEAD.file_number], text[HEAD.number_of_files]
     if number_of_files != "1" or file_number != "1":
         raise DsrfError(
             f"line {number}: HEAD says file {file_number!r} of {number_of_files!r}: only single-file reports (1 of 1) are read; "
             f"ask the sender for the report in one file"
         )
-    start = _date(number, "UsageStartDate", text[8])
-    end = _date(number, "UsageEndDate", text[9])
+    start = _date(number, "UsageStartDate", text[HEAD.usage_start])
+    end = _date(number, "UsageEndDate", text[HEAD.usage_end])
     if start > end:
         raise DsrfError(f"line {number}: HEAD usage period starts after it ends ({start} > {end})")
-    for name, value in (("SenderName", text[11]), ("ServiceDescription", text[12])):
+    head = Head(
+        period_start=start,
+        period_end=end,
+        sender_party_id=text[HEAD.sender_party_id],
+        sender_name=text[HEAD.sender_name],
+        service=text[HEAD.service],
+        recipient_party_id=text[HEAD.recipient_party_id],
+        recipient_name=text[HEAD.recipient_name],
+    )
+    for name, value in (("SenderName", head.sender_name), ("ServiceDescription", head.service)):
         if not value:
             raise DsrfError(f"line {number}: HEAD {name} is empty")
     for name, value in (
-        ("SenderPartyId", text[10]),
-        ("SenderName", text[11]),
-        ("ServiceDescription", text[12]),
-        ("RecipientPartyId", text[13]),
-        ("RecipientName", text[14]),
+        ("SenderPartyId", head.sender_party_id),
+        ("SenderName", head.sender_name),
+        ("ServiceDescription", head.service),
+        ("RecipientPartyId", head.recipient_party_id),
+        ("RecipientName", head.recipient_name),
     ):
         if len(value) > MAX_NAME_CHARS:
             raise DsrfError(f"line {number}: HEAD {name} is longer than {MAX_NAME_CHARS} characters")
-    return Head(
-        period_start=start,
-        period_end=end,
-        sender_party_id=text[10],
-        sender_name=text[11],
-        service=text[12],
-        recipient_party_id=text[13],
-        recipient_name=text[14],
-    )
+    return head
 
 
 def _summary(
     number: int, cells: list[bytes], summaries: dict[bytes, Summary], reports: list[tuple[str, str]]
 ) -> Summary:
     record = _name(cells[0])
-    cells = _padded(cells, 12)
-    summary_id = cells[1]
+    cells = _padded(cells, SUMMARY.count)
+    summary_id = cells[SUMMARY.id]
     if not summary_id:
         raise DsrfError(f"line {number}: {record} has an empty SummaryRecordId")
     if summary_id in summaries:
         raise DsrfError(
             f"line {number}: {record} SummaryRecordId {_show(summary_id)} is also that of line {summaries[summary_id].line}"
         )
-    territory = _text(number, record, cells[6])
+    territory = _text(number, record, cells[SUMMARY.territory])
     if not _TERRITORY.fullmatch(territory):
         raise DsrfError(f"line {number}: {record} Territory {territory!r} is not an ISO 3166 alpha-2 code")
-    currency = _text(number, record, cells[10])
+    currency = _text(number, record, cells[SUMMARY.currency])
     if not _CURRENCY.fullmatch(currency):
         raise DsrfError(f"line {number}: {record} Currency {currency!r} is not an ISO 4217 code")
-    usages_text = cells[8]
+    usages_text = cells[SUMMARY.usages]
     if not usages_text.isdigit() or len(usages_text.lstrip(b"0")) > MAX_SUMMARY_USAGES_DIGITS:
         raise DsrfError(
             f"line {number}: {record} Usages {_show(usages_text)} is not an unsigned integer of at most {MAX_SUMMARY_USAGES_DIGITS} digits"
         )
-    revenue_text = cells[11]
+    revenue_text = cells[SUMMARY.net_revenue]
     if len(revenue_text) > MAX_REVENUE_CHARS or not REVENUE.fullmatch(revenue_text):
         raise DsrfError(f"line {number}: {record} NetRevenue {_show(revenue_text)} is not an unsigned decimal number")
     net_revenue = Decimal(revenue_text.decode())
@@ -239,11 +310,9 @@ def _summary(
     )
 
 
-@dataclass
-class _Resource:
-    copy_fields: bytes | None  # dsp_id, title, artists, isrc as COPY text; None when rejected
-    line: int
-    rejection: str = ""
+# A resource of the current block: its cells as COPY text (dsp_id, title, artists, isrc), its line,
+# and why it is rejected (its COPY text is None then).
+_Resource = tuple[bytes | None, int, str]
 
 
 def usage_chunks(
@@ -251,138 +320,210 @@ def usage_chunks(
 ) -> Iterator[Chunk]:
     """The file's sales as usage lines in COPY text (dsr_id first), an input block at a time,
     counted in `tallies` (one per report of the prelude); the whole-file checks after the last
-    record raise DsrfError.
+    record raise DsrfError."""
+    return _SalesReader(prelude, dsr_ids, tallies).chunks(blocks)
+
+
+class _SalesReader:
+    """One pass over a DSRF file's records, after its prelude: a handler per record type, and the
+    state they share (the current block and its resources, the counts the FOOT is checked against,
+    what the chunk being read yields).
 
     A Python loop over records, kept lean: a chunk of lines without a backslash, CR or NUL and in
     valid UTF-8 (the usual case, checked in C for the whole chunk) is split on tabs alone and its
     cells go to COPY as they are; any other chunk is read record by record with escapes."""
-    id_fields = [str(dsr_id).encode() + b"\t" for dsr_id in dsr_ids]
-    summaries = prelude.summaries
-    lines = _Lines()
-    lines_in_file = summary_records = blocks_in_file = 0
-    block_id: bytes | None = None
-    resources: dict[bytes, _Resource] = {}
-    head_seen = False
-    foot: tuple[int, list[bytes]] | None = None
-    for chunk, bytes_read in whole_lines(read_errors_as_failures(blocks, lambda: lines.number)):
-        if chunk is TooLong:
-            raise DsrfError(f"line {lines.number + 1}: longer than the limit of {MAX_LINE_BYTES:,} bytes")
-        if b"\r" in chunk:
-            chunk = chunk.replace(b"\r\n", b"\n")
-        clean = not lines.continued and _plain(chunk)
-        physical = chunk.split(b"\n")
-        physical.pop()  # after the last line end
-        copy_text: list[bytes] = []
-        stored = 0
-        rejections: list[Rejection] = []
-        records = lines.numbered(physical) if not clean else list(enumerate(physical, lines.count(len(physical))))
-        lines_in_file += len(records)
-        for number, record in records:
-            if foot is not None and record and record[:1] != b"#":
-                raise DsrfError(f"line {number}: a record after the FOOT record of line {foot[0]}")
-            kind = record[:4]
-            if kind == b"SU02" or kind == b"SU01":
-                cells = record.split(b"\t") if clean else _cells(record)
-                if len(cells) < 9:
-                    cells += [b""] * (9 - len(cells))
-                if cells[1] != block_id:
-                    block_id, resources, blocks_in_file = cells[1], {}, blocks_in_file + 1
-                summary = summaries.get(cells[2])
-                if summary is None:
-                    raise DsrfError(
-                        f"line {number}: {_name(cells[0])} sale points to summary record {_show(cells[2])}, which does not exist"
-                    )
-                resource = resources.get(cells[5])
-                if resource is None:
-                    raise DsrfError(
-                        f"line {number}: {_name(cells[0])} sale points to resource {_show(cells[5])}, "
-                        f"which block {_show(block_id)} does not hold"
-                    )
-                usages_text = cells[7] if kind == b"SU02" else cells[8]
-                if usages_text.isdigit() and (
-                    len(usages_text) <= MAX_USAGES_DIGITS or len(usages_text.lstrip(b"0")) <= MAX_USAGES_DIGITS
-                ):
-                    usages = int(usages_text)
-                elif not usages_text:
-                    usages = 0
-                else:
-                    summary.unreadable_sales += 1
-                    rejection = Rejection(number, _usages_rejection(usages_text))
-                    rejections.append(rejection)
-                    tallies[summary.report].reject(rejection)
-                    continue
-                revenue = summary.sell(usages)
-                if resource.copy_fields is None:
-                    rejection = Rejection(
-                        number, f"its resource record (line {resource.line}) is rejected: {resource.rejection}"
-                    )
-                    rejections.append(rejection)
-                    tallies[summary.report].reject(rejection)
-                    continue
-                whole, fraction = divmod(revenue, 10**summary.scale)
-                copy_text.append(
-                    b"%s%s\t%d\t%d.%0*d\n"
-                    % (id_fields[summary.report], resource.copy_fields, usages, whole, summary.scale, fraction)
-                )
-                stored += 1
-                tallies[summary.report].lines_stored += 1
-            elif kind == b"AS02" or kind == b"AS01" or kind == b"RE01":
-                cells = record.split(b"\t") if clean else _cells(record)
-                if cells[0][4:5] not in (b"", b"."):
-                    raise DsrfError(f"line {number}: unknown record type {_show(cells[0])}")
-                if len(cells) < 8:
-                    cells += [b""] * (8 - len(cells))
-                if cells[1] != block_id:
-                    block_id, resources, blocks_in_file = cells[1], {}, blocks_in_file + 1
-                if kind == b"RE01":
-                    continue
-                reference = cells[2]
-                if reference in resources:
-                    raise DsrfError(
-                        f"line {number}: resource {_show(reference)} of block {_show(block_id)} is also that of line {resources[reference].line}"
-                    )
-                if clean and cells[3]:
-                    resources[reference] = _Resource(
-                        b"%s\t%s\t%s\t%s" % (cells[3], cells[5], cells[7], cells[4]), number
-                    )
-                else:
-                    resources[reference] = _resource(number, record, cells)
-            elif not record or record[:1] == b"#":
-                continue
-            elif kind in SUMMARY_KINDS:
-                if blocks_in_file:
-                    record_type = _cells(record)[0]
-                    raise DsrfError(
-                        f"line {number}: summary record {_show(record_type)} after the first block: summaries come before the blocks"
-                    )
-                summary_records += 1
-            elif kind == b"FOOT":
-                foot = (number, _padded(_cells(record), 6))
-            elif kind == b"HEAD":
-                if head_seen:
-                    raise DsrfError(f"line {number}: a second HEAD record")
-                head_seen = True
+
+    def __init__(self, prelude: Prelude, dsr_ids: list[int], tallies: list[Tally]) -> None:
+        self.summaries = prelude.summaries
+        # Each summary record with what its sales need: the COPY text of their DSR's id, and the
+        # tally of that DSR's lines.
+        id_fields = [str(dsr_id).encode() + b"\t" for dsr_id in dsr_ids]
+        self.sales_of = {
+            summary.id: (summary, id_fields[summary.report], tallies[summary.report])
+            for summary in prelude.summaries.values()
+        }
+        self.lines = _Lines()
+        self.lines_in_file = self.summary_records = self.blocks_in_file = 0
+        self.block_id: bytes | None = None
+        self.resources: dict[bytes, _Resource] = {}
+        self.head_seen = False
+        self.foot: tuple[int, list[bytes]] | None = None
+        # The chunk being read: whether its cells are plain (split on tabs alone), and its output.
+        self.plain = False
+        self.copy_text: list[bytes] = []
+        self.rejections: list[Rejection] = []
+        self.handlers = {
+            b"SU01": self.sale,
+            b"SU02": self.sale,
+            b"AS01": self.block_record,
+            b"AS02": self.block_record,
+            b"RE01": self.block_record,
+            b"SY01": self.summary,
+            b"SY02": self.summary,
+            b"FOOT": self.footer,
+            b"HEAD": self.head,
+        }
+
+    def chunks(self, blocks: Iterable[Block]) -> Iterator[Chunk]:
+        lines, handlers = self.lines, self.handlers
+        for chunk, bytes_read in whole_lines(read_errors_as_failures(blocks, lambda: lines.number)):
+            if chunk is TooLong:
+                raise DsrfError(f"line {lines.number + 1}: longer than the limit of {MAX_LINE_BYTES:,} bytes")
+            if b"\r" in chunk:
+                chunk = chunk.replace(b"\r\n", b"\n")
+            self.plain = plain = not lines.continued and _plain(chunk)
+            physical = chunk.split(b"\n")
+            physical.pop()  # after the last line end
+            self.copy_text, self.rejections = [], []
+            if plain:
+                records = enumerate(physical, lines.count(len(physical)))
+                self.lines_in_file += len(physical)
             else:
-                raise DsrfError(
-                    f"line {number}: unknown record type {_show(_cells(record)[0])}: not part of the Basic Audio profile"
-                )
-        yield Chunk(b"".join(copy_text), stored, rejections, bytes_read)
-    if lines.continued:
-        raise DsrfError(f"line {lines.number}: the file ends within a record, after an escaped line end")
-    if foot is None:
-        raise DsrfError(f"the file ends after line {lines.number} without a FOOT record")
-    _check_foot(foot, lines_in_file, summary_records, blocks_in_file)
-    for summary in summaries.values():
-        if summary.sold != summary.usages or summary.unreadable_sales:
-            unreadable = (
-                f", and {summary.unreadable_sales:,} of its sales have unreadable usages"
-                if summary.unreadable_sales
-                else ""
-            )
+                records = lines.numbered(physical)
+                self.lines_in_file += len(records)
+            for number, record in records:
+                kind = record[:4]
+                handler = handlers.get(kind)
+                if handler is not None:
+                    handler(number, record, kind)
+                elif record and record[:1] != b"#":
+                    self._unknown(number, record)
+            yield Chunk(b"".join(self.copy_text), len(self.copy_text), self.rejections, bytes_read)
+        self._check_whole_file()
+
+    def sale(self, number: int, record: bytes, kind: bytes) -> None:
+        layout = SALES[kind]
+        cells = record.split(b"\t") if self.plain else _cells(record)
+        if len(cells) < layout.count:
+            cells += [b""] * (layout.count - len(cells))
+        if cells[layout.block] != self.block_id:
+            self._start_block(cells[layout.block])
+        sold = self.sales_of.get(cells[layout.summary])
+        if sold is None:
             raise DsrfError(
-                f"line {summary.line}: the sales of summary record {_show(summary.id)} add up to {summary.sold:,} usages, "
-                f"its Usages says {summary.usages:,}{unreadable}"
+                f"line {number}: {_name(cells[0])} sale points to summary record {_show(cells[layout.summary])}, "
+                "which does not exist"
             )
+        resource = self.resources.get(cells[layout.resource])
+        if resource is None:
+            raise DsrfError(
+                f"line {number}: {_name(cells[0])} sale points to resource {_show(cells[layout.resource])}, "
+                f"which block {_show(self.block_id)} does not hold"
+            )
+        summary, id_field, tally = sold
+        usages_text = cells[layout.usages]
+        if usages_text.isdigit() and (
+            len(usages_text) <= MAX_USAGES_DIGITS or len(usages_text.lstrip(b"0")) <= MAX_USAGES_DIGITS
+        ):
+            usages = int(usages_text)
+        elif not usages_text:
+            usages = 0
+        else:
+            summary.unreadable_sales += 1
+            self._reject(tally, Rejection(number, _usages_rejection(usages_text)))
+            return
+        revenue = summary.sell(usages)
+        copy_fields, line, rejection = resource
+        if copy_fields is None:
+            self._reject(tally, Rejection(number, f"its resource record (line {line}) is rejected: {rejection}"))
+            return
+        whole, fraction = divmod(revenue, 10**summary.scale)
+        self.copy_text.append(b"%s%s\t%d\t%d.%0*d\n" % (id_field, copy_fields, usages, whole, summary.scale, fraction))
+        tally.lines_stored += 1
+
+    def block_record(self, number: int, record: bytes, kind: bytes) -> None:
+        """A resource (AS01, AS02) of the current block, or a release (RE01), which only tells the block."""
+        cells = record.split(b"\t") if self.plain else _cells(record)
+        if cells[0][4:5] not in (b"", b"."):
+            raise DsrfError(f"line {number}: unknown record type {_show(cells[0])}")
+        if len(cells) < RESOURCE.count:
+            cells += [b""] * (RESOURCE.count - len(cells))
+        if cells[RESOURCE.block] != self.block_id:
+            self._start_block(cells[RESOURCE.block])
+        if kind == b"RE01":
+            return
+        reference = cells[RESOURCE.reference]
+        if reference in self.resources:
+            raise DsrfError(
+                f"line {number}: resource {_show(reference)} of block {_show(self.block_id)} is also that of "
+                f"line {self.resources[reference][1]}"
+            )
+        if self.plain and cells[RESOURCE.dsp_resource_id]:
+            copy_fields = b"%s\t%s\t%s\t%s" % (
+                cells[RESOURCE.dsp_resource_id],
+                cells[RESOURCE.title],
+                cells[RESOURCE.artists],
+                cells[RESOURCE.isrc],
+            )
+            self.resources[reference] = (copy_fields, number, "")
+        else:
+            self.resources[reference] = _resource(number, record, cells)
+
+    def summary(self, number: int, record: bytes, kind: bytes) -> None:
+        if self.blocks_in_file:
+            raise DsrfError(
+                f"line {number}: summary record {_show(_cells(record)[0])} after the first block: "
+                "summaries come before the blocks"
+            )
+        self.summary_records += 1
+
+    def footer(self, number: int, record: bytes, kind: bytes) -> None:
+        self.foot = (number, _padded(_cells(record), _FOOT_CELLS))
+        # Nothing but comments may follow: every record type is now an error.
+        for known in self.handlers:
+            self.handlers[known] = self._after_foot
+
+    def head(self, number: int, record: bytes, kind: bytes) -> None:
+        if self.head_seen:
+            raise DsrfError(f"line {number}: a second HEAD record")
+        self.head_seen = True
+
+    def _after_foot(self, number: int, record: bytes, kind: bytes) -> None:
+        raise DsrfError(f"line {number}: a record after the FOOT record of line {self.foot[0]}")
+
+    def _unknown(self, number: int, record: bytes) -> None:
+        if self.foot is not None:
+            self._after_foot(number, record, record[:4])
+        raise DsrfError(
+            f"line {number}: unknown record type {_show(_cells(record)[0])}: not part of the Basic Audio profile"
+        )
+
+    def _start_block(self, block_id: bytes) -> None:
+        self.block_id, self.resources = block_id, {}
+        self.blocks_in_file += 1
+
+    def _reject(self, tally: Tally, rejection: Rejection) -> None:
+        self.rejections.append(rejection)
+        tally.reject(rejection)
+
+    def _check_whole_file(self) -> None:
+        lines = self.lines
+        if lines.continued:
+            raise DsrfError(f"line {lines.number}: the file ends within a record, after an escaped line end")
+        if self.foot is None:
+            raise DsrfError(f"the file ends after line {lines.number} without a FOOT record")
+        number, cells = self.foot
+        actual = (
+            self.lines_in_file,
+            self.lines_in_file,
+            self.summary_records,
+            self.blocks_in_file,
+            self.blocks_in_file,
+        )
+        for cell, (name, what), count in zip(cells[1:_FOOT_CELLS], _FOOT_COUNTS, actual, strict=True):
+            if not cell.isdigit() or int(cell) != count:
+                raise DsrfError(f"line {number}: FOOT {name} is {_show(cell)}, the file has {count:,} {what}")
+        for summary in self.summaries.values():
+            if summary.sold != summary.usages or summary.unreadable_sales:
+                unreadable = (
+                    f", and {summary.unreadable_sales:,} of its sales have unreadable usages"
+                    if summary.unreadable_sales
+                    else ""
+                )
+                raise DsrfError(
+                    f"line {summary.line}: the sales of summary record {_show(summary.id)} add up to "
+                    f"{summary.sold:,} usages, its Usages says {summary.usages:,}{unreadable}"
+                )
 
 
 def _plain(chunk: bytes) -> bool:
@@ -409,27 +550,14 @@ def _resource(number: int, record: bytes, cells: list[bytes]) -> _Resource:
     try:
         record.decode("utf-8")
     except UnicodeDecodeError as error:
-        return _Resource(None, number, f"invalid UTF-8 at byte {error.start + 1}")
+        return (None, number, f"invalid UTF-8 at byte {error.start + 1}")
     if b"\x00" in record:
-        return _Resource(None, number, "contains a NUL character")
-    dsp_id, isrc, title, artists = cells[3], cells[4], cells[5], cells[7]
+        return (None, number, "contains a NUL character")
+    dsp_id, isrc = cells[RESOURCE.dsp_resource_id], cells[RESOURCE.isrc]
+    title, artists = cells[RESOURCE.title], cells[RESOURCE.artists]
     if not dsp_id:
-        return _Resource(None, number, "empty DspResourceId")
-    return _Resource(b"\t".join(_copy_field(value) for value in (dsp_id, title, artists, isrc)), number)
-
-
-def _check_foot(foot: tuple[int, list[bytes]], lines_in_file: int, summary_records: int, blocks_in_file: int) -> None:
-    number, cells = foot
-    expected = (
-        ("NumberOfLinesInFile", lines_in_file, "lines"),
-        ("NumberOfLinesInReport", lines_in_file, "lines"),
-        ("NumberOfSummaryRecords", summary_records, "summary records"),
-        ("NumberOfBlocksInFile", blocks_in_file, "blocks"),
-        ("NumberOfBlocksInReport", blocks_in_file, "blocks"),
-    )
-    for cell, (name, actual, what) in zip(cells[1:6], expected, strict=True):
-        if not cell.isdigit() or int(cell) != actual:
-            raise DsrfError(f"line {number}: FOOT {name} is {_show(cell)}, the file has {actual:,} {what}")
+        return (None, number, "empty DspResourceId")
+    return (b"\t".join(_copy_field(value) for value in (dsp_id, title, artists, isrc)), number, "")
 
 
 class _Lines:
