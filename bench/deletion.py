@@ -39,8 +39,8 @@ def delete_statement_seconds(dsr_id: int) -> float:
 
 
 def delete_service_seconds(dsr_id: int) -> float:
-    from dsrs.storage.deletion import delete_dsrs
     from dsrs.models import DSR
+    from dsrs.storage.deletion import delete_dsrs
 
     started = time.perf_counter()
     delete_dsrs(DSR.objects.filter(id=dsr_id))

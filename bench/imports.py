@@ -28,9 +28,9 @@ def run(report: Report, files: list[Path]) -> None:
     """`files`: two DSRs of different reports, none of them ingested yet."""
     from django.core.files import File
 
-    from dsrs.storage.deletion import delete_dsrs
     from dsrs.imports.services import create_import
     from dsrs.models import DSR
+    from dsrs.storage.deletion import delete_dsrs
 
     path = files[0]
     print(f"upload and worker ingestion of {path.name}", flush=True)
@@ -56,7 +56,7 @@ def run(report: Report, files: list[Path]) -> None:
             f"upload over HTTP ({size_mb:.0f} MB .gz) + worker ingestion, {record.lines_read:,} lines",
             f"{total:.2f} s (upload {uploaded:.2f} s, worker {worker_seconds:.2f} s), {record.status}",
         )
-        report.add(f"ingest_dsr, same file", f"{baseline['seconds']:.2f} s")
+        report.add("ingest_dsr, same file", f"{baseline['seconds']:.2f} s")
         report.add(
             "throughput ratio upload + worker / ingest_dsr (target >= 0.8)", f"{baseline['seconds'] / total:.2f}"
         )

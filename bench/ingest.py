@@ -62,7 +62,7 @@ def run(report: Report, path: Path, distribution: str) -> dict:
         f"{outcome['seconds']:.2f} s, {ingest_rate:,.0f} lines/s, of which the columnar copy after the commit {outcome['copy_seconds']:.2f} s",
     )
     report.add(
-        f"psql \\copy, same file decompressed, UNLOGGED text table", f"{copy_seconds:.2f} s, {copy_rate:,.0f} lines/s"
+        "psql \\copy, same file decompressed, UNLOGGED text table", f"{copy_seconds:.2f} s, {copy_rate:,.0f} lines/s"
     )
     report.add(
         f"throughput ratio ingest / psql \\copy, {distribution}, columnar copy included (target >= 0.5)",
@@ -79,8 +79,8 @@ def run(report: Report, path: Path, distribution: str) -> dict:
 def run_dsrf(report: Report, path: Path, tsv: dict) -> None:
     """Ingest a DSRF file of as many sales as the TSV file `tsv` (an outcome of run) had lines,
     and drop its DSR: the percentile figures are over the TSV files only."""
-    from dsrs.storage.deletion import delete_dsrs
     from dsrs.models import DSR
+    from dsrs.storage.deletion import delete_dsrs
 
     print(f"ingestion of {path.name} (DSRF)", flush=True)
     outcome = ingest_in_subprocess(path)

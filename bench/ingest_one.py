@@ -7,14 +7,14 @@ from pathlib import Path
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dsr_project.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-import time  # noqa: E402
+import time
 
-from dsrs.storage import columnar  # noqa: E402
-from dsrs.ingest.service import ingest_dsr  # noqa: E402
+from dsrs.ingest.service import ingest_dsr
+from dsrs.storage import columnar
 
 copy_seconds = 0.0
 write_copies = columnar.write_copies

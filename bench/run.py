@@ -19,8 +19,8 @@ def main() -> None:
     args = parser.parse_args()
 
     harness.setup_django()
-    from dsrs.storage.deletion import delete_dsrs
     from dsrs.models import DSR
+    from dsrs.storage.deletion import delete_dsrs
 
     report = harness.Report()
     for distribution in ("pareto", "zipf"):

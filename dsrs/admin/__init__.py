@@ -20,15 +20,15 @@ from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.timezone import localtime
 from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
 
 from dsrs.admin.charts import revenue_concentration_chart
 from dsrs.admin.concentration import revenue_concentration
-from dsrs.storage.deletion import DeletionBusy, delete_dsrs
-from dsrs.imports.services import NotRequeueable, requeue_import
 from dsrs.ecb.rates import newest_ecb_date
+from dsrs.imports.services import NotRequeueable, requeue_import
 from dsrs.models import DSR, Currency, EcbRate, EcbRateUpdate, Import, Territory
+from dsrs.storage.deletion import DeletionBusy, delete_dsrs
 
 # Three models: the index page is navigation enough, and the sidebar's 300 px are the DSR list's.
 admin.site.enable_nav_sidebar = False

@@ -20,8 +20,8 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dsrs.formats.filenames import FileNameError
 from dsrs.api.import_serializers import ImportPageSerializer, ImportSerializer, UploadSerializer
+from dsrs.formats.filenames import FileNameError
 from dsrs.imports.services import create_import
 from dsrs.models import Import
 

@@ -10,14 +10,14 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dsrs.models import DSR
-from dsrs.percentile import top_percentile_json
 from dsrs.api.serializers import (
     DSRSerializer,
     ResourceSerializer,
     TopPercentileFilterSerializer,
     TopPercentileInputSerializer,
 )
+from dsrs.models import DSR
+from dsrs.percentile import top_percentile_json
 
 NOT_FOUND = OpenApiResponse(
     {"type": "object", "properties": {"detail": {"type": "string", "default": "Not found."}}},

@@ -28,12 +28,71 @@ CATALOGUE_SEED = 20200101
 # Half as many resources as lines, up to this many: the catalogue is held in memory (~0.5 KB a
 # resource) so that files share resources, and a bigger one would not make a file more realistic.
 MAX_CATALOGUE = 1_250_000
-WORDS = (
-    "love night heart fire dream light rain city road home blue gold wild time summer river "
-    "shadow dance star moon girl boy song story ocean wind stone sky heaven broken young"
-).split()
-FIRST_NAMES = "Anna Ben Carla David Elena Frank Grace Hugo Irene Jon Karen Luis Maria Nils Olga Pablo".split()
-LAST_NAMES = "Smith Garcia Berg Rossi Dubois Novak Silva Jensen Kowalski Moreau Lopez Weber".split()
+WORDS = [
+    "love",
+    "night",
+    "heart",
+    "fire",
+    "dream",
+    "light",
+    "rain",
+    "city",
+    "road",
+    "home",
+    "blue",
+    "gold",
+    "wild",
+    "time",
+    "summer",
+    "river",
+    "shadow",
+    "dance",
+    "star",
+    "moon",
+    "girl",
+    "boy",
+    "song",
+    "story",
+    "ocean",
+    "wind",
+    "stone",
+    "sky",
+    "heaven",
+    "broken",
+    "young",
+]
+FIRST_NAMES = [
+    "Anna",
+    "Ben",
+    "Carla",
+    "David",
+    "Elena",
+    "Frank",
+    "Grace",
+    "Hugo",
+    "Irene",
+    "Jon",
+    "Karen",
+    "Luis",
+    "Maria",
+    "Nils",
+    "Olga",
+    "Pablo",
+]
+LAST_NAMES = [
+    "Smith",
+    "Garcia",
+    "Berg",
+    "Rossi",
+    "Dubois",
+    "Novak",
+    "Silva",
+    "Jensen",
+    "Kowalski",
+    "Moreau",
+    "Lopez",
+    "Weber",
+]
 
 
 def _catalogue_entry(rng: random.Random) -> tuple[str, str, str, str]:

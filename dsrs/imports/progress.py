@@ -6,8 +6,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from dsrs.storage.connections import own_connection
 from dsrs.ingest.service import Progress
+from dsrs.storage.connections import own_connection
 
 # Often enough for a client that polls; rarely enough to cost nothing next to the load.
 WRITE_EVERY_SECONDS = 1.0

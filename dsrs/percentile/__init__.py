@@ -19,13 +19,12 @@ import duckdb
 import psycopg
 from django.conf import settings
 
-from dsrs.storage import columnar
-from dsrs.storage.columnar.copy_text import INEXACT
-from dsrs.storage import kept_answers
-from dsrs.percentile.columnar_ranking import ColumnarRanking
 from dsrs.money import EUR_SCALE
+from dsrs.percentile.columnar_ranking import ColumnarRanking
 from dsrs.percentile.ranking import Ranking
 from dsrs.percentile.selection import SelectedDsr, selected_dsr_ids, selected_dsrs
+from dsrs.storage import columnar, kept_answers
+from dsrs.storage.columnar.copy_text import INEXACT
 
 logger = logging.getLogger(__name__)
 

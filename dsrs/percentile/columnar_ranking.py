@@ -25,11 +25,10 @@ from pathlib import Path
 import duckdb
 from django.conf import settings
 
-from dsrs.storage.columnar.copy_text import copy_lines, quoted
 from dsrs.money import EUR_SCALE, UNITS_PER_EUR
 from dsrs.percentile.ranking import CLASSES_PER_E, FETCH_ROWS, Histogram
 from dsrs.percentile.selection import SelectedDsr
-
+from dsrs.storage.columnar.copy_text import copy_lines, quoted
 
 # Every resource with revenue, summed from the two narrow columns of the lines.
 _RESOURCES = """

@@ -38,9 +38,9 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from dsrs.storage.connections import own_connection
 from dsrs.money import line_units
 from dsrs.percentile.selection import SelectedDsr
+from dsrs.storage.connections import own_connection
 from dsrs.storage.partitions import partition_name
 
 # Revenue classes are floor(CLASSES_PER_E * ln(units)): a class spans 3% of revenue, so the

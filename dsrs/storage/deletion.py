@@ -12,9 +12,8 @@ from collections.abc import Iterable
 from django.db import OperationalError, transaction
 from psycopg import errors
 
-from dsrs.storage import columnar, partitions
 from dsrs.models import DSR
-from dsrs.storage import kept_answers
+from dsrs.storage import columnar, kept_answers, partitions
 
 PATIENCE_SECONDS = 10.0  # an admin request; far below gunicorn's timeout (120 s in the Dockerfile)
 PAUSE_SECONDS = 0.1  # between tries: lets the readers queued meanwhile pass

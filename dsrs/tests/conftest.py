@@ -11,9 +11,9 @@ from django.conf import settings
 from django.db import connection
 from django.test.utils import setup_databases, teardown_databases
 
-from dsrs.storage.deletion import delete_dsrs
 from dsrs.ingest.service import Outcome, ingest_dsr
 from dsrs.models import DSR
+from dsrs.storage.deletion import delete_dsrs
 from dsrs.tests.support.database import usage_partitions
 
 HEADER = "dsp_id\ttitle\tartists\tisrc\tusages\trevenue"

@@ -2,8 +2,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from dsrs.formats.filenames import FileNameError, parse_dsr_file_name, parse_dsrf_file_name
 from dsrs.devtools.generator import generate_dsr, generate_dsrf, generate_samples
+from dsrs.formats.filenames import FileNameError, parse_dsr_file_name, parse_dsrf_file_name
 
 
 class Command(BaseCommand):

@@ -19,7 +19,6 @@ from dsrs.ingest import interrupts
 from dsrs.ingest.service import IngestResult, Progress, Remedy, ingest_dsr
 from dsrs.money import RATE_LIMIT, RATE_PLACES
 
-
 # ASCII digits only: Decimal() alone also takes other scripts' digits, underscores and spaces.
 DECIMAL = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
 

@@ -2,9 +2,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
 from dsrs.ecb.history import HistoryError
+from dsrs.ecb.rates import newest_ecb_date
 from dsrs.ecb.sources import ECB_HISTORY_URL, source_name
 from dsrs.ecb.update import update_ecb_rates
-from dsrs.ecb.rates import newest_ecb_date
 
 
 class Command(BaseCommand):

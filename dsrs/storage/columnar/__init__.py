@@ -27,11 +27,11 @@ import psycopg
 from django.conf import settings
 from django.db import transaction
 
+from dsrs.models import DSR
 from dsrs.storage.columnar.copy_text import PARQUET
 from dsrs.storage.columnar.paths import WRITING, copy_path, directory, new_name, scratch_folder
 from dsrs.storage.columnar.read_back import write_from_database
 from dsrs.storage.columnar.streamed import StreamedCopies, streamed_copies
-from dsrs.models import DSR
 
 __all__ = [
     "StreamedCopies",

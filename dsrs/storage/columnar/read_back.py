@@ -8,10 +8,10 @@ from pathlib import Path
 import duckdb
 from psycopg import sql
 
-from dsrs.storage.columnar.copy_text import quoted
-from dsrs.storage.connections import own_connection
 from dsrs.models import DSR
 from dsrs.money import line_units
+from dsrs.storage.columnar.copy_text import quoted
+from dsrs.storage.connections import own_connection
 from dsrs.storage.partitions import partition_name
 
 # The columns of a copy, as DuckDB reads PostgreSQL's CSV output of them.

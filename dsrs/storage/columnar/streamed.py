@@ -28,9 +28,9 @@ from pathlib import Path
 
 from django.conf import settings
 
+from dsrs.models import DSR
 from dsrs.storage.columnar.copy_text import DSRF_TEXT, PARQUET, TEXT
 from dsrs.storage.columnar.paths import new_name, scratch_folder
-from dsrs.models import DSR
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,6 @@ from model_bakery import baker
 
 from dsrs.ingest.service import ingest_dsr
 from dsrs.models import DSR
-
 from dsrs.tests.support.database import stored_lines, usage_partitions
 from dsrs.tests.support.users import staff_user
 
@@ -307,7 +306,6 @@ def test_deleting_drops_partitions_and_never_reads_or_deletes_usage_rows(dsrs, d
 def lines_kept_busy(monkeypatch):
     """A query in another session keeps reading dsrs_usage, beyond the deletion's patience."""
     from dsrs.storage import deletion
-
     from dsrs.tests.support.processes import observer
 
     monkeypatch.setattr(deletion, "PATIENCE_SECONDS", 0.2)
@@ -468,8 +466,7 @@ def test_a_successful_login_clears_the_failures(client, staff_with_password):
 
 
 def test_the_detail_page_of_a_dsrf_dsr_shows_its_recipient(tmp_path, deleter):
-    from dsrs.tests.support.dsrf_files import write_dsrf
-    from dsrs.tests.support.dsrf_files import SPAIN
+    from dsrs.tests.support.dsrf_files import SPAIN, write_dsrf
 
     dsr = ingest_dsr(path=write_dsrf(tmp_path, SPAIN)).dsr
 

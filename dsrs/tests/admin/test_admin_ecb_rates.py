@@ -8,7 +8,6 @@ from django.utils.timezone import localtime
 
 from dsrs.ecb.sources import bundled_history_name
 from dsrs.models import EcbRate, EcbRateUpdate
-
 from dsrs.tests.support.users import staff_user
 
 pytestmark = pytest.mark.django_db

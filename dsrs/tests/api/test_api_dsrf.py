@@ -4,11 +4,9 @@ import pytest
 
 from dsrs.devtools.generator import generate_dsrf
 from dsrs.ingest.service import Outcome, ingest_dsr
-
-from dsrs.tests.support.paths import REFERENCE_CONTRACT
-from dsrs.tests.support.dsrf_files import HEAD, NAME, foot, release, resource, sale, write_dsrf
-from dsrs.tests.support.dsrf_files import SPAIN
 from dsrs.tests.support.contract import CHECKS, EXAMPLES, committed, reference
+from dsrs.tests.support.dsrf_files import HEAD, NAME, SPAIN, foot, release, resource, sale, write_dsrf
+from dsrs.tests.support.paths import REFERENCE_CONTRACT
 
 pytestmark = pytest.mark.usefixtures("committed_db")
 

@@ -4,7 +4,6 @@ import pytest
 from django.db import connection
 
 from dsrs.models import Import
-
 from dsrs.tests.support.uploads import dsr_bytes, upload
 from dsrs.tests.support.users import user_with_token
 

@@ -13,7 +13,6 @@ from django.test import Client
 
 from dsrs.tests.support.paths import PROJECT as ROOT
 
-
 # What docker-compose.prod.yml gives the app; nothing else from the developer's environment.
 PRODUCTION = {
     "SECRET_KEY": "k7#Vq2!mZ9pL4xR8wT1yU6iO3aS5dF0gH-jK_lZ+cX=vB7nM2qW9eR4tY",

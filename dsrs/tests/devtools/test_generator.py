@@ -5,10 +5,10 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from dsrs.formats.dsrf import read_prelude
 from dsrs.devtools.generator import SAMPLES, generate_dsr, generate_dsrf, generate_samples
-from dsrs.ingest.service import Outcome, ingest_dsr
+from dsrs.formats.dsrf import read_prelude
 from dsrs.formats.tsv import line_rejection
+from dsrs.ingest.service import Outcome, ingest_dsr
 from dsrs.tests.support.paths import SAMPLE_DATA as DATA
 
 

@@ -3,8 +3,8 @@ from decimal import Decimal
 
 import pytest
 
-from dsrs.models import EcbRate, EcbRateUpdate
 from dsrs.ecb.rates import RateError, mean_ecb_rate, newest_ecb_date
+from dsrs.models import EcbRate, EcbRateUpdate
 
 pytestmark = pytest.mark.django_db
 

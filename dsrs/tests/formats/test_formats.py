@@ -5,7 +5,6 @@ import gzip
 import pytest
 
 from dsrs.formats.detect import Format, detect_format
-
 from dsrs.tests.support.dsrf_files import HEAD, NAME
 
 

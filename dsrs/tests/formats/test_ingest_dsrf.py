@@ -7,10 +7,9 @@ from decimal import Decimal
 
 import pytest
 
+from dsrs.ecb.rates import mean_ecb_rate
 from dsrs.ingest.service import Outcome, Remedy, ingest_dsr
 from dsrs.models import DSR
-from dsrs.ecb.rates import mean_ecb_rate
-
 from dsrs.tests.support.database import stored_lines, usage_partitions
 from dsrs.tests.support.dsrf_files import HEAD, NAME, SPAIN, foot, release, resource, sale, summary, write_dsrf
 

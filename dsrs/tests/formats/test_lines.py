@@ -1,7 +1,6 @@
 import pytest
 
 from dsrs.formats.tsv import HeaderError, check_header, line_rejection, to_copy_text
-
 from dsrs.formats.usage_lines import Rejection
 
 

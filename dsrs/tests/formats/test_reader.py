@@ -7,11 +7,8 @@ import tracemalloc
 import pytest
 
 from dsrs.formats.blocks import CHUNK_BYTES, MAX_LINE_BYTES, FileFailure, read_blocks
-
 from dsrs.formats.tsv import validated_chunks
-
-from dsrs.formats.usage_lines import LineCounts
-from dsrs.formats.usage_lines import Rejection
+from dsrs.formats.usage_lines import LineCounts, Rejection
 
 HEADER = b"dsp_id\ttitle\tartists\tisrc\tusages\trevenue\n"
 

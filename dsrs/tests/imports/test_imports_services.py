@@ -17,7 +17,6 @@ from dsrs.imports.services import NotRequeueable, create_import, requeue_import
 from dsrs.imports.tasks import RETRY
 from dsrs.ingest.service import IngestResult, Outcome
 from dsrs.models import DSR, Import
-
 from dsrs.tests.support.dsrf_files import NAME as DSRF_NAME
 from dsrs.tests.support.dsrf_files import release, resource, sale, summary, write_dsrf
 from dsrs.tests.support.uploads import dsr_bytes

@@ -12,11 +12,10 @@ from django.db import connection
 
 from dsrs.ingest.service import file_sha256
 from dsrs.models import DSR, Import
-
 from dsrs.tests.support.database import usage_partitions
+from dsrs.tests.support.processes import observer, pause_in_copy, resume, wait_until
 from dsrs.tests.support.uploads import dsr_bytes, upload
 from dsrs.tests.support.users import user_with_token
-from dsrs.tests.support.processes import observer, pause_in_copy, resume, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("committing_imports")]
 

@@ -7,11 +7,10 @@ import time
 import pytest
 from django.db import connection
 
-from dsrs.storage import deletion
-from dsrs.storage.deletion import DeletionBusy, delete_dsrs
 from dsrs.ingest.service import ingest_dsr
 from dsrs.models import DSR
-
+from dsrs.storage import deletion
+from dsrs.storage.deletion import DeletionBusy, delete_dsrs
 from dsrs.tests.support.processes import (
     BIG_FILE_LINES,
     finish,

@@ -7,7 +7,6 @@ import psycopg
 import pytest
 
 from dsr_project.embedded_postgres import TUNING, reclaim_orphaned_files, start_server
-
 from dsrs.tests.support.processes import (
     BIG_FILE_LINES,
     finish,

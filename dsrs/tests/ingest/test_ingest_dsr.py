@@ -2,7 +2,6 @@ import gzip
 import os
 import signal
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -10,9 +9,7 @@ from django.db import connection
 
 from dsrs.ingest.service import Outcome, Remedy, ingest_dsr
 from dsrs.models import DSR, Currency, Territory
-
 from dsrs.tests.support.database import stored_lines, usage_partitions
-
 from dsrs.tests.support.paths import SEED_DATA
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,6 @@ import time
 import pytest
 
 from dsrs.models import DSR
-
 from dsrs.tests.support.processes import finish, observer, pause_in_copy, resume, usage_tables, write_big_dsr
 
 pytestmark = [pytest.mark.usefixtures("committing_db"), pytest.mark.slow]

@@ -10,7 +10,6 @@ from django.core.management import CommandError, call_command
 from dsrs.ingest.service import Outcome, ingest_dsr
 from dsrs.models import DSR
 
-
 EUR_JANUARY = "Spotify_SpotifyPremium_ES_EUR_20200101-20200131.tsv"
 NOK_JANUARY = "Spotify_SpotifyDuo_NO_NOK_20200101-20200131.tsv"
 GOOD = [f"id{i}\tt\ta\ti\t1\t1" for i in range(100)]

@@ -13,11 +13,11 @@ import pytest
 from django.db import connection
 
 from dsrs import percentile
-from dsrs.storage.deletion import delete_dsrs
 from dsrs.ingest.service import ingest_dsr
 from dsrs.models import DSR
 from dsrs.percentile import ranking as ranking_module
 from dsrs.percentile import top_percentile_resources
+from dsrs.storage.deletion import delete_dsrs
 
 pytestmark = pytest.mark.usefixtures("committed_db")
 

@@ -11,9 +11,7 @@ import pytest
 
 from dsrs.ingest.service import Outcome, ingest_dsr
 from dsrs.models import DSR
-
 from dsrs.tests.support.paths import SEED_DATA
-
 from dsrs.tests.support.responses import body
 
 pytestmark = [

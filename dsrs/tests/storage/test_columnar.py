@@ -14,13 +14,13 @@ import pytest
 from django.core.management import call_command
 
 from dsrs import percentile
+from dsrs.ingest.service import Outcome, ingest_dsr
+from dsrs.models import DSR
+from dsrs.percentile import top_percentile_resources
 from dsrs.storage import columnar
 from dsrs.storage.columnar.copy_text import copy_lines
 from dsrs.storage.columnar.paths import WRITING
 from dsrs.storage.deletion import delete_dsrs
-from dsrs.ingest.service import Outcome, ingest_dsr
-from dsrs.models import DSR
-from dsrs.percentile import top_percentile_resources
 
 pytestmark = pytest.mark.usefixtures("committed_db")
 

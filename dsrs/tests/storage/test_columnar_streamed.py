@@ -13,20 +13,19 @@ import pytest
 from django.db import connection
 from psycopg import sql
 
+from dsrs.ingest.service import Outcome, ingest_dsr
+from dsrs.models import DSR
+from dsrs.money import line_units
+from dsrs.percentile import top_percentile_resources
 from dsrs.storage import columnar
 from dsrs.storage.columnar import streamed
 from dsrs.storage.columnar.copy_text import copy_lines
 from dsrs.storage.columnar.paths import WRITING
 from dsrs.storage.columnar.read_back import write_from_database
-from dsrs.ingest.service import Outcome, ingest_dsr
-from dsrs.percentile import top_percentile_resources
-from dsrs.models import DSR
-from dsrs.money import line_units
 from dsrs.storage.partitions import partition_name
-
-from dsrs.tests.support.paths import SEED_DATA
 from dsrs.tests.support.dsrf_files import NAME as DSRF_NAME
 from dsrs.tests.support.dsrf_files import release, resource, sale, summary, write_dsrf
+from dsrs.tests.support.paths import SEED_DATA
 
 pytestmark = pytest.mark.usefixtures("committed_db")
 

@@ -20,7 +20,6 @@ import psycopg
 from django.db import connection
 
 from dsr_project.embedded_postgres import start_server
-
 from dsrs.tests.support.paths import PROJECT
 
 # Enough lines for a COPY to last long enough to be caught and paused in it.
