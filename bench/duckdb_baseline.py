@@ -24,7 +24,9 @@ head AS (
     SELECT dsp, dsp_id, units
     FROM (
         SELECT dsp, dsp_id, units,
-               coalesce(sum(units) OVER (ORDER BY units DESC, dsp_id, dsp ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before,
+               coalesce(sum(units) OVER (
+                   ORDER BY units DESC, dsp_id, dsp ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+               ), 0) AS before,
                sum(units) OVER () AS total
         FROM resources
     )
@@ -42,7 +44,8 @@ ORDER BY h.units DESC, h.dsp_id, h.dsp
 SPILL = Path(__file__).resolve().parent.parent / ".bench" / "duckdb-spill"
 PARQUET = "read_parquet($files, filename = true)"
 TSV = (
-    "(SELECT * REPLACE (coalesce(nullif(usages, '')::BIGINT, 0) AS usages, coalesce(nullif(revenue, '')::DOUBLE, 0) AS revenue) "
+    "(SELECT * REPLACE (coalesce(nullif(usages, '')::BIGINT, 0) AS usages, coalesce(nullif(revenue, '')::DOUBLE, 0) "
+    "AS revenue) "
     "FROM read_csv($files, delim = '\t', header = true, quote = '', escape = '', all_varchar = true, filename = true))"
 )
 

@@ -42,14 +42,13 @@ def run(report: Report, files: list[Path]) -> None:
         imports_storage(storage),
     ):
         env = {"IMPORTS_STORAGE_DIR": storage}
-        with workers(1, env):
-            with api_server(1, env) as server:
-                started = time.perf_counter()
-                import_id = upload(server.port, _token(), path)
-                uploaded = time.perf_counter() - started
-                (record,) = wait_finished([import_id])
-                total = time.perf_counter() - started
-                web_rss = server.peak_rss_mb()
+        with workers(1, env), api_server(1, env) as server:
+            started = time.perf_counter()
+            import_id = upload(server.port, _token(), path)
+            uploaded = time.perf_counter() - started
+            (record,) = wait_finished([import_id])
+            total = time.perf_counter() - started
+            web_rss = server.peak_rss_mb()
         worker_seconds = (record.finished_at - record.started_at).total_seconds()
         size_mb = path.stat().st_size / 1e6
         report.add(

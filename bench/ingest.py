@@ -38,7 +38,8 @@ def psql_copy_seconds(path: Path) -> float:
         plain.with_suffix(".partial").rename(plain)
     run_psql(
         "DROP TABLE IF EXISTS bench_copy_baseline",
-        "CREATE UNLOGGED TABLE bench_copy_baseline (dsp_id text, title text, artists text, isrc text, usages text, revenue text)",
+        "CREATE UNLOGGED TABLE bench_copy_baseline (dsp_id text, title text, artists text, isrc text, usages text, "
+        "revenue text)",
     )
     started = time.perf_counter()
     run_psql(f"\\copy bench_copy_baseline FROM '{plain}' WITH (FORMAT text, HEADER true)")
@@ -59,7 +60,8 @@ def run(report: Report, path: Path, distribution: str) -> dict:
     committed_rate = lines / (outcome["seconds"] - outcome["copy_seconds"])
     report.add(
         f"ingest_dsr, {label}",
-        f"{outcome['seconds']:.2f} s, {ingest_rate:,.0f} lines/s, of which the columnar copy after the commit {outcome['copy_seconds']:.2f} s",
+        f"{outcome['seconds']:.2f} s, {ingest_rate:,.0f} lines/s, of which the columnar copy after the commit "
+        f"{outcome['copy_seconds']:.2f} s",
     )
     report.add(
         "psql \\copy, same file decompressed, UNLOGGED text table", f"{copy_seconds:.2f} s, {copy_rate:,.0f} lines/s"
@@ -99,5 +101,6 @@ def run_large(report: Report, path: Path) -> None:
     outcome = ingest_in_subprocess(path)
     report.add(
         f"ingest peak RSS, {outcome['lines']:,} lines (target <= 200 MB)",
-        f"{outcome['peak_rss_mb']:.0f} MB ({outcome['seconds']:.1f} s, {outcome['lines'] / outcome['seconds']:,.0f} lines/s)",
+        f"{outcome['peak_rss_mb']:.0f} MB ({outcome['seconds']:.1f} s, {outcome['lines'] / outcome['seconds']:,.0f} "
+        "lines/s)",
     )

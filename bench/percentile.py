@@ -53,10 +53,10 @@ def compare(ours: list, theirs: list[tuple]) -> str:
         details = all(
             (r.title, r.artists, r.isrc, r.usages, r.dsrs) == (row[2], row[3], row[4], row[5], row[7])
             and math.isclose(float(r.revenue), row[6], rel_tol=1e-9)
-            for r, row in zip(ours, theirs)
+            for r, row in zip(ours, theirs, strict=True)
         )
         return "same resources, same details" if details else "same resources, DIFFERENT DETAILS"
-    differ = sum(a != b for a, b in zip(ours_keys, theirs_keys)) + abs(len(ours_keys) - len(theirs_keys))
+    differ = sum(a != b for a, b in zip(ours_keys, theirs_keys, strict=False)) + abs(len(ours_keys) - len(theirs_keys))
     return f"DIFFERENT: {differ} of {len(theirs_keys)} positions"
 
 
@@ -95,17 +95,19 @@ def run(report: Report, distribution: str, files: list, *, huge: bool = False) -
         peak_rss_n10 = api.peak_rss_mb()
 
     for name, ids, filters in selections:
-        duck_seconds, theirs = best_of(RUNS, lambda: parquet.top_percentile(ids, 10))
+        duck_seconds, theirs = best_of(RUNS, lambda ids=ids: parquet.top_percentile(ids, 10))
         agreement = compare(top_percentile_resources(number=10, **filters), theirs)
         ours = cold[name]
-        what = f"N=10 cold, {name} ({sum(d.lines_stored for d in dsrs if d.id in ids) / 1e6:g}M lines, {ours.resources:,} resources), {label}"
+        lines = sum(d.lines_stored for d in dsrs if d.id in ids)
+        what = f"N=10 cold, {name} ({lines / 1e6:g}M lines, {ours.resources:,} resources), {label}"
         report.add(f"{what}: API over HTTP ({engine})", f"{ours.seconds:.2f} s ({ours.size / 1e6:.1f} MB)")
         report.add(
             f"{what}: DuckDB, Parquet copies",
-            f"{duck_seconds:.2f} s; ratio API / DuckDB {ours.seconds / duck_seconds:.2f} (target <= 2); answers: {agreement}",
+            f"{duck_seconds:.2f} s; ratio API / DuckDB {ours.seconds / duck_seconds:.2f} (target <= 2); answers: "
+            f"{agreement}",
         )
         if tsv is not None:
-            tsv_seconds, _ = best_of(1, lambda: tsv.top_percentile(ids, 10))
+            tsv_seconds, _ = best_of(1, lambda ids=ids: tsv.top_percentile(ids, 10))
             report.add(f"{what}: DuckDB, the .tsv.gz files", f"{tsv_seconds:.2f} s")
         report.add(
             f"N=10 again, {name}, {label}",
@@ -130,7 +132,8 @@ def run(report: Report, distribution: str, files: list, *, huge: bool = False) -
     )
     report.add(
         f"N=100, every DSR, {label}: DuckDB, Parquet copies, JSON written to a file",
-        f"{duck_seconds:.2f} s ({duck_size / 1e6:.0f} MB); ratio API / DuckDB {everything.seconds / duck_seconds:.2f} (target <= 3 plus transfer)",
+        f"{duck_seconds:.2f} s ({duck_size / 1e6:.0f} MB); ratio API / DuckDB "
+        f"{everything.seconds / duck_seconds:.2f} (target <= 3 plus transfer)",
     )
     parquet.close()
     tsv.close()

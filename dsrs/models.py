@@ -38,7 +38,8 @@ class DSR(models.Model):
     path = models.TextField()
     dsp = models.CharField(max_length=100)
     service = models.CharField(max_length=100)
-    society = models.CharField(max_length=100, null=True, blank=True)
+    # NULL, not "", for a report of no society: the API shows it as null (the file name has none).
+    society = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
     # A DSRF file's RecipientPartyId (its RecipientName is the society); empty for the TSV format.
     recipient_party_id = models.CharField("recipient (DDEX party ID)", max_length=100, blank=True, default="")
     territory = models.ForeignKey(Territory, on_delete=models.PROTECT, related_name="dsrs")

@@ -7,7 +7,8 @@ from dsrs.models import Import
 
 class UploadSerializer(serializers.Serializer):
     file = serializers.FileField(
-        help_text="The DSR file (.tsv or .tsv.gz), named {DSP}_{Service}[_{Society}]_{Territory}_{Currency}_{YYYYMMDD}-{YYYYMMDD}.tsv[.gz]."
+        help_text="The DSR file (.tsv or .tsv.gz), named "
+        "{DSP}_{Service}[_{Society}]_{Territory}_{Currency}_{YYYYMMDD}-{YYYYMMDD}.tsv[.gz]."
     )
     replace = serializers.BooleanField(
         default=False,

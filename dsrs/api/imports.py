@@ -89,7 +89,8 @@ class ImportListView(ImportsApi):
             202: OpenApiResponse(ImportSerializer, description="Queued; Location: /imports/{id} tells how it goes."),
             400: OpenApiResponse(
                 {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
-                description="No file, or its name does not parse or names an unknown territory or currency: nothing queued.",
+                description="No file, or its name does not parse or names an unknown territory or currency: "
+                "nothing queued.",
             ),
             401: UNAUTHENTICATED,
             403: FORBIDDEN,

@@ -260,7 +260,8 @@ def generate_dsrf(path: Path, *, sales: int, seed: int) -> None:
             streams = usages.get(summary_id, 0)
             revenue = Decimal(per_stream) * streams
             summaries.append(
-                f"SY02.03\t{summary_id}\tStreaming\t\t{model}\tOnDemandStream\t{territory}\t\t{streams}\t{streams // 40}"
+                f"SY02.03\t{summary_id}\tStreaming\t\t{model}\tOnDemandStream\t{territory}\t\t{streams}"
+                f"\t{streams // 40}"
                 f"\t{DSRF_CURRENCIES[territory]}\t{revenue:f}"
             )
     head = (

@@ -79,7 +79,7 @@ def _parse_csv(text: str) -> list[Rate]:
         if day in first_seen:
             raise HistoryError(f"line {number}: {day} already appears on line {first_seen[day]}")
         first_seen[day] = number
-        for currency, value in zip(currencies, fields[1:]):
+        for currency, value in zip(currencies, fields[1:], strict=False):
             if value in NOT_QUOTED:
                 continue
             if currency is None:

@@ -222,7 +222,8 @@ def _head(number: int, cells: list[bytes]) -> Head:
     file_number, number_of_files = text[HEAD.file_number], text[HEAD.number_of_files]
     if number_of_files != "1" or file_number != "1":
         raise DsrfError(
-            f"line {number}: HEAD says file {file_number!r} of {number_of_files!r}: only single-file reports (1 of 1) are read; "
+            f"line {number}: HEAD says file {file_number!r} of {number_of_files!r}: only single-file reports (1 of "
+            "1) are read; "
             f"ask the sender for the report in one file"
         )
     start = _date(number, "UsageStartDate", text[HEAD.usage_start])
@@ -263,7 +264,8 @@ def _summary(
         raise DsrfError(f"line {number}: {record} has an empty SummaryRecordId")
     if summary_id in summaries:
         raise DsrfError(
-            f"line {number}: {record} SummaryRecordId {_show(summary_id)} is also that of line {summaries[summary_id].line}"
+            f"line {number}: {record} SummaryRecordId {_show(summary_id)} is also that of line "
+            f"{summaries[summary_id].line}"
         )
     territory = _text(number, record, cells[SUMMARY.territory])
     if not _TERRITORY.fullmatch(territory):
@@ -274,7 +276,8 @@ def _summary(
     usages_text = cells[SUMMARY.usages]
     if not usages_text.isdigit() or len(usages_text.lstrip(b"0")) > MAX_SUMMARY_USAGES_DIGITS:
         raise DsrfError(
-            f"line {number}: {record} Usages {_show(usages_text)} is not an unsigned integer of at most {MAX_SUMMARY_USAGES_DIGITS} digits"
+            f"line {number}: {record} Usages {_show(usages_text)} is not an unsigned integer of at most "
+            f"{MAX_SUMMARY_USAGES_DIGITS} digits"
         )
     revenue_text = cells[SUMMARY.net_revenue]
     if len(revenue_text) > MAX_REVENUE_CHARS or not REVENUE.fullmatch(revenue_text):
@@ -290,7 +293,8 @@ def _summary(
     for other_territory, other_currency in reports:
         if other_territory == territory and other_currency != currency:
             raise DsrfError(
-                f"line {number}: {record} reports territory {territory} in {currency}, an earlier summary in {other_currency}: "
+                f"line {number}: {record} reports territory {territory} in {currency}, an earlier summary in "
+                f"{other_currency}: "
                 f"the service keeps one report per DSP, service, recipient, territory and period"
             )
     if (territory, currency) not in reports:

@@ -65,7 +65,10 @@ DSRF_FILE_NAME = re.compile(
     r"_(?P<start>[0-9]{8})--(?P<end>[0-9]{8})_(?P<territory>[A-Z]{2})?_(?P<file_number>[0-9]+)of(?P<number_of_files>[0-9]+)"
     r"_(?P<created>[0-9]{8}T[0-9]{6})\.tsv(?P<gz>\.gz)?"
 )
-DSRF_EXPECTED = "DSR_{SenderPartyId}_{RecipientPartyId}_{ServiceDescription}_{YYYYMMDD}--{YYYYMMDD}_{Territory}_{XofY}_{YYYYMMDDTHHMMSS}.tsv[.gz]"
+DSRF_EXPECTED = (
+    "DSR_{SenderPartyId}_{RecipientPartyId}_{ServiceDescription}_{YYYYMMDD}--{YYYYMMDD}_{Territory}_{XofY}_"
+    "{YYYYMMDDTHHMMSS}.tsv[.gz]"
+)
 
 
 @dataclass(frozen=True)

@@ -156,31 +156,30 @@ def _ingest(request: _Request, reports: FileReports, started: float) -> IngestRe
                 dsr.eur_rate, dsr.eur_rate_source = _eur_rate(dsr, request.eur_rate)
         for dsr in dsrs:
             dsr.id = partitions.next_dsr_id()
-        with columnar.streamed_copies() as streamed, transaction.atomic():
-            with interruptible():
-                partitions.commit_durably()
-                _load(request, reports, streamed)
-                reports.counts.check_acceptable()
-                # Another process may have committed this file or this report during the load:
-                # decide again, one ingestion at a time, as if it had run before this one.
-                partitions.take_turn_to_commit()
-                if (done := _already_done(request, dsrs, sha256)) is not None:
-                    transaction.set_rollback(True)
-                    return done
-                if request.replace:
-                    replaced = [report for dsr in dsrs if (report := _ingested_report(dsr)) is not None]
-                    for report in replaced:
-                        delete_dsr(report)
-                for dsr, tally in zip(dsrs, reports.tallies, strict=True):
-                    _fill_counts(dsr, tally)
-                    dsr.status = DSR.Status.INGESTED
-                    dsr.save(force_insert=True)
-                    partitions.attach_partition(dsr.id)
-                if request.in_commit is not None:
-                    request.in_commit(dsrs)
-                # Named in the DSRs' rows, or read from their lines by other connections: once the
-                # commit is done.
-                transaction.on_commit(lambda: columnar.write_copies(dsrs, streamed))
+        with columnar.streamed_copies() as streamed, transaction.atomic(), interruptible():
+            partitions.commit_durably()
+            _load(request, reports, streamed)
+            reports.counts.check_acceptable()
+            # Another process may have committed this file or this report during the load:
+            # decide again, one ingestion at a time, as if it had run before this one.
+            partitions.take_turn_to_commit()
+            if (done := _already_done(request, dsrs, sha256)) is not None:
+                transaction.set_rollback(True)
+                return done
+            if request.replace:
+                replaced = [report for dsr in dsrs if (report := _ingested_report(dsr)) is not None]
+                for report in replaced:
+                    delete_dsr(report)
+            for dsr, tally in zip(dsrs, reports.tallies, strict=True):
+                _fill_counts(dsr, tally)
+                dsr.status = DSR.Status.INGESTED
+                dsr.save(force_insert=True)
+                partitions.attach_partition(dsr.id)
+            if request.in_commit is not None:
+                request.in_commit(dsrs)
+            # Named in the DSRs' rows, or read from their lines by other connections: once the
+            # commit is done.
+            transaction.on_commit(lambda: columnar.write_copies(dsrs, streamed))
             # Leaving the block commits: a signal from here on waits for the command to stop.
     except (IngestFailure, FileFailure, dsrf.DsrfError, DatabaseError, psycopg.Error, OSError) as error:
         # Django wraps the errors of execute(), not those raised inside cursor.copy(): psycopg's own.

@@ -49,7 +49,9 @@ CREATE TEMPORARY TABLE head AS
 SELECT dsp, dsp_id, units, before
 FROM (
     SELECT dsp, dsp_id, units,
-           coalesce(sum(units) OVER (ORDER BY units DESC, dsp_id, dsp ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
+           coalesce(sum(units) OVER (
+               ORDER BY units DESC, dsp_id, dsp ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+           ), 0) AS before
     FROM resources
     WHERE floor($classes_per_e * ln(units::DOUBLE))::INTEGER >= $cut
 )

@@ -376,7 +376,9 @@ _RESOURCE_JSON = sql.SQL(
     """
     concat('{{"dsp":', to_json(dsp), ',"dsp_id":', to_json(dsp_id),
            ',"title":', to_json(coalesce((array_agg(title ORDER BY recency DESC) FILTER (WHERE title <> ''))[1], '')),
-           ',"artists":', to_json(coalesce((array_agg(artists ORDER BY recency DESC) FILTER (WHERE artists <> ''))[1], '')),
+           ',"artists":', to_json(coalesce(
+               (array_agg(artists ORDER BY recency DESC) FILTER (WHERE artists <> ''))[1], ''
+           )),
            ',"isrc":', to_json(coalesce((array_agg(isrc ORDER BY recency DESC) FILTER (WHERE isrc <> ''))[1], '')),
            ',"usages":', sum(usages),
            -- units * 1e-8 is exact (a product's scale is the sum of its factors'); one decimal at
@@ -440,7 +442,8 @@ _HEAD_PER_DSR = sql.SQL(
         WHERE dsr_id = ANY(%(dsr_ids)s::bigint[]) AND dsp_id = ANY(%(dsp_id)s::text[])
         GROUP BY dsr_id, dsp_id
     ) AS p
-    JOIN unnest(%(dsr_ids)s::bigint[], %(dsr_dsps)s::text[], %(recencies)s::int[]) AS s(dsr_id, dsp, recency) USING (dsr_id)
+    JOIN unnest(%(dsr_ids)s::bigint[], %(dsr_dsps)s::text[], %(recencies)s::int[]) AS s(dsr_id, dsp, recency)
+        USING (dsr_id)
     JOIN unnest(%(dsp)s::text[], %(dsp_id)s::text[], %(units)s::numeric[]) AS k(dsp, dsp_id, units)
         ON k.dsp = s.dsp AND k.dsp_id = p.dsp_id
     """

@@ -47,7 +47,7 @@ def delete_dsrs(dsrs: Iterable[DSR]) -> None:
                     DSR.objects.filter(id=dsr.id).delete()
                 kept_answers.forget_dsrs([dsr.id for dsr in dsrs])
                 # Only once the deletion is committed: a rollback keeps the DSR and its copy.
-                transaction.on_commit(lambda: columnar.remove_copies(copies))
+                transaction.on_commit(lambda copies=copies: columnar.remove_copies(copies))
             return
         except OperationalError as error:
             if not isinstance(error.__cause__, errors.LockNotAvailable):
@@ -55,6 +55,7 @@ def delete_dsrs(dsrs: Iterable[DSR]) -> None:
             if time.monotonic() >= gives_up:
                 ids = ", ".join(str(dsr.id) for dsr in dsrs)
                 raise DeletionBusy(
-                    f"{'DSRs' if len(dsrs) > 1 else 'DSR'} {ids} not deleted: queries kept reading usage lines for {PATIENCE_SECONDS:g} s; try again later"
+                    f"{'DSRs' if len(dsrs) > 1 else 'DSR'} {ids} not deleted: queries kept reading usage lines for "
+                    f"{PATIENCE_SECONDS:g} s; try again later"
                 ) from None
             time.sleep(PAUSE_SECONDS)

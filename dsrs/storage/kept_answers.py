@@ -27,7 +27,8 @@ def answer(dsr_ids: list[int], number: int) -> bytes | None:
         # before < ceil(N * T / 100), in integers; width_bucket() counts them by binary search.
         cursor.execute(
             """
-            SELECT CASE WHEN head = 0 THEN '[]'::bytea ELSE '[' || substring(resources FOR resource_ends[head]) || ']' END
+            SELECT CASE WHEN head = 0 THEN '[]'::bytea
+                        ELSE '[' || substring(resources FOR resource_ends[head]) || ']' END
             FROM (
                 SELECT resources, resource_ends,
                        width_bucket(div(%(number)s * total_units + 99, 100) - 1, units_before) AS head
@@ -61,7 +62,8 @@ def keep(dsr_ids: list[int], number: int, total_units: int, head: Iterable[tuple
         cursor.execute("DELETE FROM dsrs_percentile_answer WHERE dsr_ids = %s::bigint[]", [dsr_ids])
         cursor.execute(
             """
-            INSERT INTO dsrs_percentile_answer (dsr_ids, total_units, covered_number, resources, resource_ends, units_before)
+            INSERT INTO dsrs_percentile_answer
+                (dsr_ids, total_units, covered_number, resources, resource_ends, units_before)
             VALUES (%s, %s, %s, %s, %s::integer[], %s::numeric[])
             """,
             [dsr_ids, total_units, number, b",".join(resources), resource_ends, units_before],

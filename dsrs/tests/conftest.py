@@ -197,5 +197,6 @@ def committing_imports(committing_db, imports_storage):
     with connection.cursor() as cursor:
         # Procrastinate's tables, workers' heartbeats included, as a fresh database has them.
         cursor.execute(
-            "TRUNCATE procrastinate_jobs, procrastinate_events, procrastinate_periodic_defers, procrastinate_workers CASCADE"
+            "TRUNCATE procrastinate_jobs, procrastinate_events, procrastinate_periodic_defers, procrastinate_workers "
+            "CASCADE"
         )

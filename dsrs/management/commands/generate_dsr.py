@@ -10,8 +10,10 @@ class Command(BaseCommand):
     help = (
         "Write a sample DSR in the real format, deterministic by seed "
         "(generate_dsr data/Spotify_SpotifyDuo_NO_NOK_20200101-20200131.tsv.gz --lines 1000), "
-        "or the samples of data/ (generate_dsr --samples data), or a DDEX DSRF file of N sales (generate_dsr --format dsrf "
-        "data/DSR_PADPIDA2011021501G_PADPIDA2007040502I_SpotifyPremium_20240101--20240131_ES_1of1_20240205T120000.tsv.gz --lines N)."
+        "or the samples of data/ (generate_dsr --samples data), or a DDEX DSRF file of N sales "
+        "(generate_dsr --format dsrf "
+        "data/DSR_PADPIDA2011021501G_PADPIDA2007040502I_SpotifyPremium_20240101--20240131_ES_1of1_20240205T120000.tsv.gz "  # noqa: E501 (a file name, whole)
+        "--lines N)."
     )
 
     def add_arguments(self, parser):

@@ -54,7 +54,8 @@ class Command(BaseCommand):
             "--eur-rate",
             type=positive_decimal,
             metavar="X",
-            help="units of the file's currency per 1 EUR (0.0000000001 to below 10^14), instead of the mean ECB rate over its period",
+            help="units of the file's currency per 1 EUR (0.0000000001 to below 10^14), "
+            "instead of the mean ECB rate over its period",
         )
         parser.add_argument(
             "--enqueue",

@@ -26,7 +26,8 @@ class Command(BaseCommand):
             type=positive_int,
             default=1,
             metavar="N",
-            help="imports ingested at once (default 1: ingestion keeps about two cores busy; start more processes rather)",
+            help="imports ingested at once "
+            "(default 1: ingestion keeps about two cores busy; start more processes rather)",
         )
         parser.add_argument(
             "--queue",

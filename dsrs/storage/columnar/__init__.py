@@ -125,9 +125,8 @@ def rebuild(*, every: bool = False) -> Rebuilt:
     see (`every`: of each ingested DSR), and remove the files that no DSR names."""
     rebuilt = Rebuilt()
     for dsr in DSR.objects.filter(status=DSR.Status.INGESTED).order_by("id"):
-        if every or not dsr.columnar_copy or not copy_path(dsr.columnar_copy).exists():
-            if write_copy(dsr):
-                rebuilt.written.append(dsr.id)
+        if (every or not dsr.columnar_copy or not copy_path(dsr.columnar_copy).exists()) and write_copy(dsr):
+            rebuilt.written.append(dsr.id)
     for path in _unnamed_copies():
         path.unlink(missing_ok=True)
         rebuilt.removed.append(path.name)

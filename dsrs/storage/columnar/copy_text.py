@@ -75,7 +75,8 @@ def units(eur_rate: Decimal) -> str:
     units_per_revenue = repr(float(UNITS_PER_EUR / eur_rate))
     approximate = f"(CAST(revenue AS DOUBLE) * CAST('{units_per_revenue}' AS DOUBLE) + 0.5)"
     return (
-        f"CASE WHEN {approximate} < {DOUBLE_EXACT_BELOW} AND {approximate} - floor({approximate}) BETWEEN {DOUBLE_MARGIN} AND {1 - DOUBLE_MARGIN} "
+        f"CASE WHEN {approximate} < {DOUBLE_EXACT_BELOW} AND {approximate} - floor({approximate}) BETWEEN "
+        f"{DOUBLE_MARGIN} AND {1 - DOUBLE_MARGIN} "
         f"THEN CAST(floor({approximate}) AS DECIMAL(38,0)) "
         f"WHEN {decimal_places('revenue')} > {REVENUE_PLACES} "
         f"THEN error('{INEXACT}: revenue ' || revenue || ' has more than {REVENUE_PLACES} decimal places') "

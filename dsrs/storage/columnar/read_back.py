@@ -1,7 +1,7 @@
 """A copy written from the lines PostgreSQL committed, read back by COPY: for a DSR whose copy was
 not written while its lines were loaded (the DSRs of a DSRF file of several reports, a line the
-streamed writer cannot round exactly, a writer that failed, `rebuild_columnar`). Each line's units come from the SQL of the PostgreSQL ranking
-(dsrs.money.line_units), exact for any line."""
+streamed writer cannot round exactly, a writer that failed, `rebuild_columnar`). Each line's units
+come from the SQL of the PostgreSQL ranking (dsrs.money.line_units), exact for any line."""
 
 from pathlib import Path
 
@@ -44,10 +44,9 @@ def _copy_lines_out(dsr: DSR, path: Path) -> None:
     statement = sql.SQL(
         "COPY (SELECT dsp_id, title, artists, isrc, usages, {} FROM {}) TO STDOUT WITH (FORMAT csv)"
     ).format(line_units(dsr.eur_rate), sql.Identifier(partition_name(dsr.id)))
-    with own_connection() as connection, open(path, "wb") as out:
-        with connection.cursor().copy(statement) as copy:
-            for data in copy:
-                out.write(data)
+    with own_connection() as connection, open(path, "wb") as out, connection.cursor().copy(statement) as copy:
+        for data in copy:
+            out.write(data)
 
 
 def _write_parquet(lines: Path, path: Path) -> None:

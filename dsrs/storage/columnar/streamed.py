@@ -13,6 +13,7 @@ instead. A DSRF file of several reports sends its DSRs' lines interleaved: their
 back too. Whatever is not published when the ingestion is over, committed or not, is removed.
 """
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -178,10 +179,8 @@ class StreamedCopies:
                 # stops the writer itself.
                 start_new_session=True,
             )
-        try:
+        with contextlib.suppress(OSError):  # a smaller pipe only makes the two take turns more often
             fcntl.fcntl(process.stdin.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-        except OSError:
-            pass  # a smaller pipe only makes the two take turns more often
         writer = self._writers[dsr.id] = _Writer(process, scratch, output)
         writer.sender = threading.Thread(target=writer.send_chunks, name="dsr-columnar-copy", daemon=True)
         writer.sender.start()

@@ -110,7 +110,7 @@ def test_the_list_shows_a_failed_dsr_with_its_error_and_large_counts_grouped(del
 
     assert '<td class="field-lines">2,500,000</td><td class="field-rejected">12</td>' in content
     assert (
-        '<span class="dsr-status dsr-status-failed" title="x.tsv.gz: truncated gzip: the file ends after line 31">failed</span>'
+        '<span class="dsr-status dsr-status-failed" title="x.tsv.gz: truncated gzip: the file ends after line 31">failed</span>'  # noqa: E501 (an exact value, whole)
         in content
     )
     assert '<td class="field-lines">0</td><td class="field-rejected">1</td>' in content
@@ -149,7 +149,7 @@ def test_the_list_searches_by_path(dsrs, deleter):
 
 
 def test_the_detail_page_shows_the_eur_rate_the_error_and_the_rejection_report(write_dsr, deleter):
-    dsr = ingest_dsr(path=write_dsr(NOK_JANUARY, ["bad line"] + lines(1)), eur_rate=Decimal("11.25")).dsr
+    dsr = ingest_dsr(path=write_dsr(NOK_JANUARY, ["bad line", *lines(1)]), eur_rate=Decimal("11.25")).dsr
 
     response = deleter.get(f"{CHANGELIST}{dsr.id}/change/")
 
@@ -249,7 +249,7 @@ def test_the_action_is_named_for_what_it_deletes(dsrs, deleter):
 
 
 def test_the_action_asks_for_confirmation_with_the_number_of_dsrs_and_usage_lines(dsrs, deleter):
-    nok, eur, gbp = dsrs
+    nok, _eur, gbp = dsrs
 
     response = deleter.post(CHANGELIST, action([nok.id, gbp.id], confirmed=False))
 
@@ -277,7 +277,7 @@ def test_the_confirmed_action_deletes_the_dsrs_and_their_usage_lines_only(dsrs, 
 
 
 def test_a_failed_dsr_counts_no_usage_line_and_is_deleted_too(dsrs, write_dsr, deleter):
-    failed = ingest_dsr(path=write_dsr("Spotify_SpotifyDuo_NO_NOK_20200401-20200430.tsv", ["bad"] + lines(5))).dsr
+    failed = ingest_dsr(path=write_dsr("Spotify_SpotifyDuo_NO_NOK_20200401-20200430.tsv", ["bad", *lines(5)])).dsr
     assert (failed.status, failed.lines_stored) == ("failed", 0)
 
     content = deleter.post(CHANGELIST, action([failed.id], confirmed=False)).content.decode()
@@ -319,7 +319,7 @@ def lines_kept_busy(monkeypatch):
 
 
 def test_the_action_says_when_running_queries_keep_it_from_deleting(dsrs, deleter, lines_kept_busy):
-    nok, eur, gbp = dsrs
+    nok, _eur, gbp = dsrs
 
     response = deleter.post(CHANGELIST, action([nok.id, gbp.id], confirmed=True), follow=True)
 

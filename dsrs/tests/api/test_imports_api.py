@@ -20,7 +20,8 @@ def uploader(django_user_model) -> str:
 def queued_jobs() -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT task_name, queue_name, lock, (args->>'import_id')::bigint, status FROM procrastinate_jobs ORDER BY id"
+            "SELECT task_name, queue_name, lock, (args->>'import_id')::bigint, status FROM procrastinate_jobs ORDER "
+            "BY id"
         )
         return cursor.fetchall()
 
@@ -110,7 +111,8 @@ class TestUpload:
         [
             (
                 "report.tsv",
-                "file name does not match {DSP}_{Service}[_{Society}]_{Territory}_{Currency}_{YYYYMMDD}-{YYYYMMDD}.tsv[.gz] nor "
+                "file name does not match "
+                "{DSP}_{Service}[_{Society}]_{Territory}_{Currency}_{YYYYMMDD}-{YYYYMMDD}.tsv[.gz] nor "
                 "DSR_{SenderPartyId}_{RecipientPartyId}_{ServiceDescription}_{YYYYMMDD}--{YYYYMMDD}_{Territory}_{XofY}_{YYYYMMDDTHHMMSS}.tsv[.gz]",
             ),
             ("Spotify_SpotifyPremium_XX_EUR_20200101-20200131.tsv", "unknown territory 'XX' (ISO 3166 alpha-2)"),
@@ -185,4 +187,4 @@ class TestReading:
         ]
         anonymous = client.get("/imports/")
 
-        assert statuses + [anonymous.status_code] == [200, 200, 403, 401]
+        assert [*statuses, anonymous.status_code] == [200, 200, 403, 401]

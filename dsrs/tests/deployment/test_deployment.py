@@ -86,7 +86,8 @@ def test_settings_are_secure_unless_debug_or_overridden(environment, expected):
         "shell",
         "--no-imports",
         "-c",
-        "from django.conf import settings as s; print((s.DEBUG, s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE and s.CSRF_COOKIE_SECURE, "
+        "from django.conf import settings as s; print((s.DEBUG, s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE and "
+        "s.CSRF_COOKIE_SECURE, "
         "s.SECURE_HSTS_SECONDS, s.SECURE_PROXY_SSL_HEADER, s.CSRF_TRUSTED_ORIGINS))",
         **environment,
     )
@@ -162,7 +163,8 @@ def test_without_database_url_settings_name_the_embedded_server_in_pgdata():
         "shell",
         "--no-imports",
         "-c",
-        "from django.conf import settings; d = settings.DATABASES['default']; print(d['ENGINE'], d['NAME'], d['PGDATA'])",
+        "from django.conf import settings; d = settings.DATABASES['default']; print(d['ENGINE'], d['NAME'], "
+        "d['PGDATA'])",
     )
 
     assert printed.stdout == f"dsr_project.embedded_postgres postgres {ROOT / '.pgdata'}\n", printed.stderr
@@ -189,7 +191,7 @@ def test_commands_that_do_not_connect_never_start_the_embedded_server():
 
 def run_with_database_url(**env: str) -> subprocess.CompletedProcess:
     """A command under `python -m dsr_project.embedded_postgres` (what make bench runs in)."""
-    connect = "import os, psycopg; psycopg.connect(os.environ['DATABASE_URL']).execute('SELECT 1'); print(os.environ['DATABASE_URL'])"
+    connect = "import os, psycopg; psycopg.connect(os.environ['DATABASE_URL']).execute('SELECT 1'); print(os.environ['DATABASE_URL'])"  # noqa: E501 (an exact value, whole)
     return subprocess.run(
         [sys.executable, "-m", "dsr_project.embedded_postgres", sys.executable, "-c", connect],
         cwd=ROOT,
@@ -278,11 +280,11 @@ def test_the_image_is_slim_non_root_and_installs_dependencies_before_the_code():
     assert instructions[install - 1] == "COPY --from=requirements /build/requirements.txt ."
     assert instructions[install + 1] == "COPY . ."
     assert [i for i in instructions if i.startswith("USER")] == ["USER 10001:10001"]
-    assert "LOG_FORMAT=json" in [i for i in instructions if i.startswith("ENV")][0].split()
+    assert "LOG_FORMAT=json" in next(i for i in instructions if i.startswith("ENV")).split()
     assert instructions[-3].startswith("HEALTHCHECK") and "http://127.0.0.1:8000/health/" in instructions[-3]
     assert instructions[-2:] == [
         'ENTRYPOINT ["/app/docker/entrypoint.sh"]',
-        'CMD ["gunicorn", "dsr_project.wsgi", "--bind", "0.0.0.0:8000", "--access-logfile", "-", "--worker-class", "gthread", "--threads", "4", "--timeout", "120"]',
+        'CMD ["gunicorn", "dsr_project.wsgi", "--bind", "0.0.0.0:8000", "--access-logfile", "-", "--worker-class", "gthread", "--threads", "4", "--timeout", "120"]',  # noqa: E501 (an exact value, whole)
     ]
 
 

@@ -95,27 +95,33 @@ def test_it_reads_the_whole_bundled_history():
         ),
         (
             f"{HEADER}\n2026-10-30,1.1172,0.0000,136,\n",
-            "line 2: GBP rate '0.0000' is not N/A nor a positive decimal (at most 10 digits before the point and 8 after)",
+            "line 2: GBP rate '0.0000' is not N/A nor a positive decimal (at most 10 digits before the point and 8 "
+            "after)",
         ),
         (
             f"{HEADER}\n2026-10-30,1.1172,-0.8338,136,\n",
-            "line 2: GBP rate '-0.8338' is not N/A nor a positive decimal (at most 10 digits before the point and 8 after)",
+            "line 2: GBP rate '-0.8338' is not N/A nor a positive decimal (at most 10 digits before the point and 8 "
+            "after)",
         ),
         (
             f"{HEADER}\n2026-10-30,1.1172,8.338e-1,136,\n",
-            "line 2: GBP rate '8.338e-1' is not N/A nor a positive decimal (at most 10 digits before the point and 8 after)",
+            "line 2: GBP rate '8.338e-1' is not N/A nor a positive decimal (at most 10 digits before the point and "
+            "8 after)",
         ),
         (
             f"{HEADER}\n2026-10-30,1.1172,0.833812345,136,\n",
-            "line 2: GBP rate '0.833812345' is not N/A nor a positive decimal (at most 10 digits before the point and 8 after)",
+            "line 2: GBP rate '0.833812345' is not N/A nor a positive decimal (at most 10 digits before the point "
+            "and 8 after)",
         ),
         (
             f"{HEADER}\n2026-10-30,12345678901,0.8338,136,\n",
-            "line 2: USD rate '12345678901' is not N/A nor a positive decimal (at most 10 digits before the point and 8 after)",
+            "line 2: USD rate '12345678901' is not N/A nor a positive decimal (at most 10 digits before the point "
+            "and 8 after)",
         ),
         (
             f"{HEADER}\n2026-10-30,1.1172, 0.8338,136,\n",
-            "line 2: GBP rate ' 0.8338' is not N/A nor a positive decimal (at most 10 digits before the point and 8 after)",
+            "line 2: GBP rate ' 0.8338' is not N/A nor a positive decimal (at most 10 digits before the point and 8 "
+            "after)",
         ),
     ],
 )

@@ -187,7 +187,7 @@ class TestTheFileFailsAsAWhole:
         return result.message.removeprefix(f"{path}: ")
 
     def test_a_sale_pointing_to_a_missing_summary(self, tmp_path):
-        records = SPAIN + [sale("B2", "S9", "RS1", 1)]
+        records = [*SPAIN, sale("B2", "S9", "RS1", 1)]
 
         assert (
             self.failed(tmp_path, records)
@@ -195,7 +195,7 @@ class TestTheFileFailsAsAWhole:
         )
 
     def test_a_sale_pointing_to_a_resource_of_another_block(self, tmp_path):
-        records = SPAIN + [sale("B2", "S1", "RS2", 1)]  # RS2 is in block B1 only
+        records = [*SPAIN, sale("B2", "S1", "RS2", 1)]  # RS2 is in block B1 only
 
         assert (
             self.failed(tmp_path, records)
@@ -343,7 +343,8 @@ class TestTheFileIsRefused:
         head = HEAD.replace("BasicAudioProfile", "UgcProfile")
 
         assert self.refused(tmp_path, [head, *SPAIN]) == (
-            "line 1: HEAD Profile 'UgcProfile' version '1.3': only the Basic Audio profile (BasicAudioProfile 1.0 to 1.3) is read"
+            "line 1: HEAD Profile 'UgcProfile' version '1.3': only the Basic Audio profile (BasicAudioProfile 1.0 to "
+            "1.3) is read"
         )
 
     def test_a_profile_version_after_1_3(self, tmp_path):
@@ -355,7 +356,8 @@ class TestTheFileIsRefused:
         head = HEAD.replace("\t1\t1\t2024-01-01", "\t1\t2\t2024-01-01")
 
         assert self.refused(tmp_path, [head, *SPAIN]) == (
-            "line 1: HEAD says file '1' of '2': only single-file reports (1 of 1) are read; ask the sender for the report in one file"
+            "line 1: HEAD says file '1' of '2': only single-file reports (1 of 1) are read; ask the sender for the "
+            "report in one file"
         )
 
     def test_a_territory_in_two_currencies(self, tmp_path):
@@ -447,7 +449,7 @@ def test_another_recipient_is_another_report(tmp_path):
     result = ingest_dsr(
         path=write_dsrf(
             tmp_path / "sacem",
-            SPAIN[:-1] + [sale("B2", "S1", "RS1", 30)],
+            [*SPAIN[:-1], sale("B2", "S1", "RS1", 30)],
             head=HEAD.replace("\tSGAE", "\tSACEM") + "\t",
         )
     )

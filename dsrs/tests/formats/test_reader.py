@@ -88,7 +88,8 @@ def read_through(raw, *, gzipped: bool) -> None:
         (b"", "line 1: the file is empty, expected a header line"),
         (
             b"dsp_id\ttitle",
-            "line 1: expected the header 'dsp_id title artists isrc usages revenue' (tab-separated), found 'dsp_id\\ttitle'",
+            "line 1: expected the header 'dsp_id title artists isrc usages revenue' (tab-separated), found "
+            "'dsp_id\\ttitle'",
         ),
     ],
 )

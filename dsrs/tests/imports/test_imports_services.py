@@ -83,7 +83,8 @@ class TestRun:
         assert (refused.status, refused.dsr) == ("refused", None)
         assert refused.message.startswith(f"DSR {replaced_id} (")
         assert refused.message.endswith(
-            "already reports this DSP, service, society, territory and period; to swap it for this file, upload it with replace=true"
+            "already reports this DSP, service, society, territory and period; to swap it for this file, upload it "
+            "with replace=true"
         )
         assert (replacing.status, replacing.dsr, replacing.message, dsr.lines_stored) == (
             "ingested",
@@ -137,7 +138,7 @@ class TestRun:
         assert (record.status, record.dsr, failed.status) == ("failed", failed, "failed")
         assert (
             record.message
-            == "line 1: expected the header 'dsp_id title artists isrc usages revenue' (tab-separated), found 'not a header'"
+            == "line 1: expected the header 'dsp_id title artists isrc usages revenue' (tab-separated), found 'not a header'"  # noqa: E501 (an exact value, whole)
         )
 
     def test_a_finished_import_is_not_run_again(self, monkeypatch):
@@ -316,8 +317,9 @@ class TestEnqueueCommand:
             call_command("ingest_dsr", "--enqueue", str(bad), str(tmp_path / NAME), stderr=err)
 
         assert err.getvalue().splitlines() == [
-            f"{bad}: file name does not match {{DSP}}_{{Service}}[_{{Society}}]_{{Territory}}_{{Currency}}_{{YYYYMMDD}}-{{YYYYMMDD}}.tsv[.gz] nor "
-            "DSR_{SenderPartyId}_{RecipientPartyId}_{ServiceDescription}_{YYYYMMDD}--{YYYYMMDD}_{Territory}_{XofY}_{YYYYMMDDTHHMMSS}.tsv[.gz]: not queued",
+            f"{bad}: file name does not match "
+            f"{{DSP}}_{{Service}}[_{{Society}}]_{{Territory}}_{{Currency}}_{{YYYYMMDD}}-{{YYYYMMDD}}.tsv[.gz] nor "
+            "DSR_{SenderPartyId}_{RecipientPartyId}_{ServiceDescription}_{YYYYMMDD}--{YYYYMMDD}_{Territory}_{XofY}_{YYYYMMDDTHHMMSS}.tsv[.gz]: not queued",  # noqa: E501 (an exact value, whole)
             f"{tmp_path / NAME}: No such file or directory: not queued",
         ]
         assert (Import.objects.count(), job_statuses()) == (0, [])

@@ -159,7 +159,8 @@ def test_a_connection_lost_mid_load_is_tried_again_after_a_wait_and_ends_ingeste
     with observer() as watching:
         pause_in_copy(watching, worker, "worker-a")
         watching.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'worker-a' AND query LIKE 'COPY%%'"
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'worker-a' AND query "
+            "LIKE 'COPY%%'"
         )
     resume(worker)
 
@@ -201,7 +202,7 @@ def test_two_workers_ingest_two_files_at_the_same_time(client, uploader, start_w
         )
         watching.execute("SELECT pg_advisory_unlock(hashtextextended('dsrs ingestion commit', 0))")
     for import_id in ids:
-        wait_until(lambda: finished(import_id), timeout=60, what="the imports finished")
+        wait_until(lambda import_id=import_id: finished(import_id), timeout=60, what="the imports finished")
 
     es, gb = Import.objects.filter(id__in=ids).order_by("id")
     assert (es.status, gb.status, DSR.objects.filter(status="ingested").count()) == ("ingested", "ingested", 2)

@@ -81,7 +81,7 @@ def test_a_stalled_ingest_blocks_neither_deletions_nor_readers_nor_the_api(tmp_p
             assert deleted["seconds"] < READER_WAIT
         finally:
             resume(ingest)
-        code, out, err = finish(ingest)
+        code, _out, err = finish(ingest)
 
         assert (code, err) == (0, "")
         loaded = DSR.objects.exclude(id=kept.id).get()
@@ -197,13 +197,13 @@ def test_two_replacements_of_a_report_at_once_replace_one_after_the_other(tmp_pa
 
         last = DSR.objects.get()
         assert [code for code, out, err in results] == [0, 0]
-        replacements = dict(
-            (int(new), int(old))
+        replacements = {
+            int(new): int(old)
             for new, old in (
                 re.fullmatch(r".*: ingested as DSR (\d+), replacing DSR (\d+)", line).groups()
                 for line in messages(results)
             )
-        )
+        }
         [earlier] = set(replacements) - {last.id}
         assert replacements == {earlier: original.id, last.id: earlier}  # as if one had run after the other
         assert (last.status, last.lines_stored) == (

@@ -84,7 +84,7 @@ def test_a_server_crash_mid_copy_leaves_no_orphaned_file_and_the_failure_is_reco
     scratch_server.crash()
     scratch_server.start()
     resume(ingest)
-    code, out, err = finish(ingest)
+    code, _out, err = finish(ingest)
 
     assert scratch_server.unowned_files(url) == []
     [failure, summary] = err.splitlines()
@@ -139,7 +139,7 @@ def test_with_the_server_down_each_file_fails_with_one_line_and_the_command_goes
     )
     scratch_server.crash()
     try:
-        code, out, err = finish(processes("ingest_dsr", str(first), str(second), url=url, app_name="no-server"))
+        code, _out, err = finish(processes("ingest_dsr", str(first), str(second), url=url, app_name="no-server"))
     finally:
         scratch_server.start()
 

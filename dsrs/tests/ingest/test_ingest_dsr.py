@@ -170,11 +170,13 @@ def test_a_file_without_valid_lines_fails(write_dsr):
     [
         (
             "dsp_id\ttitle\tartists\tisrc\tusages",
-            "line 1: expected the header 'dsp_id title artists isrc usages revenue' (tab-separated), found 'dsp_id\\ttitle\\tartists\\tisrc\\tusages'",
+            "line 1: expected the header 'dsp_id title artists isrc usages revenue' (tab-separated), found "
+            "'dsp_id\\ttitle\\tartists\\tisrc\\tusages'",
         ),
         (
             "id0\tt\ta\ti\t1\t2",
-            "line 1: expected the header 'dsp_id title artists isrc usages revenue' (tab-separated), found 'id0\\tt\\ta\\ti\\t1\\t2'",
+            "line 1: expected the header 'dsp_id title artists isrc usages revenue' (tab-separated), found "
+            "'id0\\tt\\ta\\ti\\t1\\t2'",
         ),
     ],
 )
@@ -458,7 +460,7 @@ class TestCommand:
 
     def test_it_shows_the_first_rejected_lines(self, write_dsr, capsys, settings):
         settings.DSR_MAX_REJECTED_RATIO = 0.5
-        call_command("ingest_dsr", str(write_dsr(EUR_JANUARY_2020, GOOD + ["id3\tt\ta\ti\t1"])))
+        call_command("ingest_dsr", str(write_dsr(EUR_JANUARY_2020, [*GOOD, "id3\tt\ta\ti\t1"])))
 
         assert "  rejected line 4: expected 6 tab-separated fields, found 5" in capsys.readouterr().out
 
@@ -505,7 +507,7 @@ class TestSignals:
         first, second = write_dsr(EUR_JANUARY_2020, GOOD), write_dsr(NOK_JANUARY_2020, GOOD)
         signal_at(partitions, "take_turn_to_commit", signal.SIGTERM)
 
-        with pytest.raises(CommandError, match="^interrupted: 2 of 2 files not ingested$") as raised:
+        with pytest.raises(CommandError, match=r"^interrupted: 2 of 2 files not ingested$") as raised:
             call_command("ingest_dsr", str(first), str(second))
 
         assert raised.value.returncode == 143
@@ -518,7 +520,7 @@ class TestSignals:
         first, second = write_dsr(EUR_JANUARY_2020, GOOD), write_dsr(NOK_JANUARY_2020, GOOD)
         signal_at(ingestion, "_log_result", signal.SIGINT)
 
-        with pytest.raises(CommandError, match="^1 of 2 files not ingested$") as raised:
+        with pytest.raises(CommandError, match=r"^1 of 2 files not ingested$") as raised:
             call_command("ingest_dsr", str(first), str(second))
 
         assert raised.value.returncode == 1

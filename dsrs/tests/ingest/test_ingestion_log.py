@@ -47,7 +47,7 @@ def test_a_file_logs_one_json_line_with_its_outcome_and_counts(write_dsr, log_fo
         {
             "level": "WARNING",
             "logger": "dsrs.ingestion",
-            "message": f"{path}: 1 of 3 lines rejected (33.33%), more than DSR_MAX_REJECTED_RATIO (1.00%); first: line 4: empty dsp_id",
+            "message": f"{path}: 1 of 3 lines rejected (33.33%), more than DSR_MAX_REJECTED_RATIO (1.00%); first: line 4: empty dsp_id",  # noqa: E501 (an exact value, whole)
             "path": str(path),
             "outcome": "failed",
             "dsr_id": dsr.id,

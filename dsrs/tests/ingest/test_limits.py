@@ -24,7 +24,7 @@ GOOD = [f"id{i}\tt\ta\ti\t1\t1" for i in range(100)]
 )
 @pytest.mark.usefixtures("committed_db")  # the API's percentile connections see committed DSRs only
 def test_a_revenue_beyond_the_limits_is_a_rejected_line_and_the_api_keeps_answering(write_dsr, client, revenue, reason):
-    result = ingest_dsr(path=write_dsr(EUR_JANUARY, GOOD + [f"big\tt\ta\ti\t1\t{revenue}"]))
+    result = ingest_dsr(path=write_dsr(EUR_JANUARY, [*GOOD, f"big\tt\ta\ti\t1\t{revenue}"]))
 
     assert result.outcome == Outcome.INGESTED
     assert (result.dsr.lines_rejected, result.dsr.rejections) == (1, [{"line": 102, "reason": reason}])

@@ -38,19 +38,23 @@ def test_it_hands_over_every_item_in_order_and_ends_with_no_thread_left():
 def test_an_exception_of_the_producer_reaches_the_consumer_after_the_items_before_it():
     received = []
 
-    with pytest.raises(EOFError, match="truncated"):
-        with in_thread(Counted(10, fail_after=3, error=EOFError("truncated")), name="stage", ahead=4) as items:
-            for item in items:
-                received.append(item)
+    with (
+        pytest.raises(EOFError, match="truncated"),
+        in_thread(Counted(10, fail_after=3, error=EOFError("truncated")), name="stage", ahead=4) as items,
+    ):
+        for item in items:
+            received.append(item)
 
     assert received == [0, 1, 2]
     assert stage_threads() == []
 
 
 def test_a_keyboard_interrupt_in_the_producer_reaches_the_consumer():
-    with pytest.raises(KeyboardInterrupt):
-        with in_thread(Counted(10, fail_after=0, error=KeyboardInterrupt()), name="stage", ahead=4) as items:
-            list(items)
+    with (
+        pytest.raises(KeyboardInterrupt),
+        in_thread(Counted(10, fail_after=0, error=KeyboardInterrupt()), name="stage", ahead=4) as items,
+    ):
+        list(items)
 
     assert stage_threads() == []
 
@@ -71,10 +75,9 @@ def test_a_consumer_that_abandons_stops_the_producer_at_most_ahead_items_further
 def test_a_consumer_that_raises_stops_and_joins_the_producer_before_the_error_goes_on():
     source = Counted(1_000_000)
 
-    with pytest.raises(RuntimeError, match="COPY failed"):
-        with in_thread(source, name="stage", ahead=4) as items:
-            next(items)
-            raise RuntimeError("COPY failed")
+    with pytest.raises(RuntimeError, match="COPY failed"), in_thread(source, name="stage", ahead=4) as items:
+        next(items)
+        raise RuntimeError("COPY failed")
 
     assert stage_threads() == []
     produced = source.produced
@@ -87,12 +90,12 @@ def test_stages_chain_and_an_error_of_the_first_reaches_the_last_consumer():
         for item in items:
             yield item * 2
 
-    with pytest.raises(ValueError, match="bad block"):
-        with (
-            in_thread(Counted(100, fail_after=50, error=ValueError("bad block")), name="stage-read", ahead=2) as blocks,
-            in_thread(doubled(blocks), name="stage-validate", ahead=2) as chunks,
-        ):
-            assert sum(chunks) == -1  # never reached: the error comes first
+    with (
+        pytest.raises(ValueError, match="bad block"),
+        in_thread(Counted(100, fail_after=50, error=ValueError("bad block")), name="stage-read", ahead=2) as blocks,
+        in_thread(doubled(blocks), name="stage-validate", ahead=2) as chunks,
+    ):
+        assert sum(chunks) == -1  # never reached: the error comes first
 
     assert stage_threads() == []
 

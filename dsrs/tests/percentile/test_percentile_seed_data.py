@@ -83,7 +83,7 @@ def test_the_answer_equals_an_independent_computation_over_the_files(client, see
     response = json.loads(body(client.get(f"/resources/percentile/{number}{query}")), parse_float=Decimal)
 
     assert [(r["dsp"], r["dsp_id"]) for r in response] == [(e.dsp, e.dsp_id) for e in expected]
-    for got, want in zip(response, expected):
+    for got, want in zip(response, expected, strict=True):
         assert got["usages"] == want.usages
         assert got["revenue"] == want.revenue
         assert got["dsrs"] == sorted(want.dsrs)

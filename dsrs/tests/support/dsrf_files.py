@@ -14,7 +14,7 @@ def summary(
     summary_id: str, territory: str, currency: str, usages: int, revenue: str, *, record: str = "SY02.03"
 ) -> str:
     """SY01/SY02: 2 SummaryRecordId, 5 CommercialModel, 6 UseType, 7 Territory, 9 Usages, 11 Currency, 12 NetRevenue."""
-    return f"{record}\t{summary_id}\tDSP\t\tSubscriptionModel\tOnDemandStream\t{territory}\t\t{usages}\t7\t{currency}\t{revenue}"
+    return f"{record}\t{summary_id}\tDSP\t\tSubscriptionModel\tOnDemandStream\t{territory}\t\t{usages}\t7\t{currency}\t{revenue}"  # noqa: E501 (an exact value, whole)
 
 
 def release(block: str, reference: str = "R1", title: str = "Album") -> str:
@@ -38,7 +38,7 @@ def sale(
     record: str = "SU02.01",
     release_reference: str = "R1",
 ) -> str:
-    """SU02: 8 NumberOfStreams; SU01: 9 Usages. 2 BlockId, 3 SummaryRecordId, 5 TransactedRelease, 6 TransactedResource."""
+    """SU02: 8 NumberOfStreams; SU01: 9 Usages. 2 BlockId, 3 SummaryRecordId, 5 TransactedRelease, 6 TransactedResource."""  # noqa: E501 (an exact value, whole)
     if record.startswith("SU01"):
         return f"{record}\t{block}\t{summary_id}\tT\t{release_reference}\t{resource_reference}\t\t\t{usages}"
     return f"{record}\t{block}\t{summary_id}\tT\t{release_reference}\t{resource_reference}\t\t{usages}"
