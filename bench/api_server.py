@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ class Answer:
 
 
 class ApiServer:
-    def __init__(self, process: subprocess.Popen, port: int):
+    def __init__(self, process: subprocess.Popen, port: int) -> None:
         self.process, self.port = process, port
 
     def get(self, path: str) -> Answer:
@@ -51,7 +52,7 @@ class ApiServer:
 
 
 @contextmanager
-def api_server(workers: int, extra_env: dict | None = None):
+def api_server(workers: int, extra_env: dict | None = None) -> Iterator[ApiServer]:
     port = _free_port()
     env = {
         **os.environ,

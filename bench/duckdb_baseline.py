@@ -69,7 +69,7 @@ def write_parquet(path: Path) -> Path:
 class DuckDb:
     """DuckDB over the lines of `dsrs` (DSR rows, with their `path`), from `source` files."""
 
-    def __init__(self, dsrs: list, *, parquet: bool):
+    def __init__(self, dsrs: list, *, parquet: bool) -> None:
         # Half of the machine's memory, spilling beyond: with DuckDB's default (80%), its query over
         # 100M Zipf lines was killed by the kernel at 17 GB, beside PostgreSQL's shared buffers.
         half = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2

@@ -13,13 +13,18 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench import harness
 from bench.api_server import api_server
 from bench.harness import ROOT, Report, bench_url
 from bench.ingest import ingest_in_subprocess
+
+if TYPE_CHECKING:  # Django is set up at run time, after this module is imported
+    from django.test.utils import override_settings
 
 UPLOAD_CHUNK_BYTES = 1 << 20
 
@@ -82,7 +87,7 @@ def run(report: Report, files: list[Path]) -> None:
         )
 
 
-def imports_storage(folder: str):
+def imports_storage(folder: str) -> "override_settings":
     """This process's imports storage in `folder`, as the web and worker processes have it."""
     from django.conf import settings
     from django.test.utils import override_settings
@@ -108,7 +113,7 @@ def upload(port: int, token: str, path: Path) -> int:
     ).encode()
     tail = f"\r\n--{boundary}--\r\n".encode()
 
-    def body():
+    def body() -> Iterator[bytes]:
         yield head
         with open(path, "rb") as file:
             while block := file.read(UPLOAD_CHUNK_BYTES):
@@ -144,7 +149,7 @@ def wait_finished(ids: list[int]) -> list:
 
 
 @contextmanager
-def workers(count: int, env: dict):
+def workers(count: int, env: dict) -> Iterator[None]:
     """`count` ingest_worker processes, ready (registered) when the block starts."""
     from django.db import connection
 

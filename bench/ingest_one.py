@@ -14,13 +14,14 @@ django.setup()
 import time
 
 from dsrs.ingest.service import ingest_dsr
+from dsrs.models import DSR
 from dsrs.storage import columnar
 
 copy_seconds = 0.0
 write_copies = columnar.write_copies
 
 
-def timed_write_copies(dsrs, streamed=None) -> None:
+def timed_write_copies(dsrs: list[DSR], streamed: columnar.StreamedCopies | None = None) -> None:
     """The part of the ingestion that publishes the columnar copies, after the commit: waiting for
     the copies written while the lines loaded, or reading them back."""
     global copy_seconds

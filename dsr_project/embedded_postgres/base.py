@@ -12,7 +12,7 @@ from dsr_project.embedded_postgres import running_server
 
 
 class DatabaseClient(client.DatabaseClient):
-    def runshell(self, parameters):
+    def runshell(self, parameters: list[str]) -> None:
         self.connection.use_running_server()  # dbshell: psql needs the socket too
         super().runshell(parameters)
 
@@ -20,7 +20,7 @@ class DatabaseClient(client.DatabaseClient):
 class DatabaseWrapper(base.DatabaseWrapper):
     client_class = DatabaseClient
 
-    def get_connection_params(self):
+    def get_connection_params(self) -> dict:
         self.use_running_server()
         return super().get_connection_params()
 

@@ -9,6 +9,8 @@ collector: the usage lines have no model, and a DELETE over millions of rows is 
 partitions exist to avoid. The confirmation pages count the lines from `lines_stored`.
 """
 
+from collections.abc import Iterable
+from datetime import datetime
 from pathlib import PurePath
 
 from django.contrib import admin, messages
@@ -17,7 +19,8 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import HttpResponseRedirect
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -38,17 +41,17 @@ admin.site.site_header = admin.site.site_title = "DSR service administration"
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Rows written by migrations or ingestion: viewable, never added or edited here."""
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 
 class ReferenceDataAdmin(ReadOnlyAdmin):
     """ISO data and ECB rates, which DSRs refer to: not deleted here either."""
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 
@@ -67,7 +70,7 @@ class TerritoryAdmin(ReferenceDataAdmin):
 class EcbDataAdmin(ReferenceDataAdmin):
     """ECB rates and their loads, under a heading that says when the rates were last updated."""
 
-    def changelist_view(self, request, extra_context=None):
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         return super().changelist_view(request, {"subtitle": last_update_summary(), **(extra_context or {})})
 
 
@@ -78,7 +81,7 @@ def last_update_summary() -> str:
     return f"Last update {when(last.loaded_at)} from {last.source}: {last.added}. Rates up to {newest_ecb_date()}."
 
 
-def when(moment) -> str:
+def when(moment: datetime) -> str:
     return f"{localtime(moment):%Y-%m-%d %H:%M %Z}"
 
 
@@ -123,13 +126,13 @@ class PeriodFilter(admin.SimpleListFilter):
     title = "period"
     parameter_name = "period"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         periods = (
             DSR.objects.order_by("-period_start", "-period_end").values_list("period_start", "period_end").distinct()
         )
         return [(f"{start}/{end}", f"{start} – {end}") for start, end in periods]
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[DSR]) -> QuerySet[DSR]:
         if self.value() is None:
             return queryset
         start, _, end = self.value().partition("/")
@@ -268,7 +271,7 @@ class DSRAdmin(ReadOnlyAdmin):
         )
 
     @admin.action(permissions=["delete"], description="Delete selected DSRs and their usages")
-    def delete_selected(self, request, queryset):
+    def delete_selected(self, request: HttpRequest, queryset: QuerySet[DSR]) -> HttpResponse | None:
         # Django's own action (confirmation page, permission check, log entries), named like it so
         # that its confirmation template posts back here; it deletes through the hooks below.
         # Atomic, as Django makes the delete page: no log entry stays for a deletion that failed.
@@ -279,7 +282,7 @@ class DSRAdmin(ReadOnlyAdmin):
             self.message_user(request, str(error), messages.ERROR)
             return None  # back to the list
 
-    def delete_view(self, request, object_id, extra_context=None):
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context: dict | None = None) -> HttpResponse:
         try:
             return super().delete_view(request, object_id, extra_context)
         except DeletionBusy as error:
@@ -288,20 +291,22 @@ class DSRAdmin(ReadOnlyAdmin):
                 reverse("admin:dsrs_dsr_change", args=[object_id], current_app=self.admin_site.name)
             )
 
-    def get_deleted_objects(self, objs, request):
+    def get_deleted_objects(
+        self, objs: Iterable[DSR], request: HttpRequest
+    ) -> tuple[list[str], dict[str, str], set, list]:
         """What the confirmation pages list: each DSR with its line count, and the totals."""
         dsrs = list(objs)
         deleted_objects = [f"{dsr} ({dsr.lines_stored:,} usage lines)" for dsr in dsrs]
         model_count = {"DSRs": f"{len(dsrs):,}", "usage lines": f"{sum(dsr.lines_stored for dsr in dsrs):,}"}
         return deleted_objects, model_count, set(), []
 
-    def delete_model(self, request, obj):
+    def delete_model(self, request: HttpRequest, obj: DSR) -> None:
         delete_dsrs([obj])
 
-    def delete_queryset(self, request, queryset):
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[DSR]) -> None:
         delete_dsrs(queryset)
 
-    def response_delete(self, request, obj_display, obj_id):
+    def response_delete(self, request: HttpRequest, obj_display: str, obj_id: int) -> HttpResponse:
         # Django sends users who may not change the model (here: everyone) to the admin index
         # after a deletion; the DSR list is where they came from.
         response = super().response_delete(request, obj_display, obj_id)
@@ -342,10 +347,10 @@ class ImportAdmin(ReadOnlyAdmin):
     class Media:
         css = {"all": ["dsrs/admin.css"]}
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False  # an import is the record of a delivery
 
-    def has_requeue_permission(self, request) -> bool:
+    def has_requeue_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("dsrs.add_import")
 
     @admin.display(description="file name", ordering="file_name")
@@ -404,7 +409,7 @@ class ImportAdmin(ReadOnlyAdmin):
         return when(record.finished_at) if record.finished_at else "-"
 
     @admin.action(permissions=["requeue"], description="Queue selected failed imports again")
-    def requeue(self, request, queryset):
+    def requeue(self, request: HttpRequest, queryset: QuerySet[Import]) -> None:
         queued, refused = [], []
         for record in queryset.order_by("id"):
             try:

@@ -17,6 +17,7 @@ from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -40,7 +41,7 @@ class ImportPermission(BasePermission):
     """Uploading needs "Can add import"; reading, "Can view import" or "Can add import" (a
     client polls the imports it uploaded)."""
 
-    def has_permission(self, request, view) -> bool:
+    def has_permission(self, request: Request, view: APIView) -> bool:
         user = request.user
         if not (user and user.is_authenticated):
             return False
@@ -75,7 +76,7 @@ class ImportListView(ImportsApi):
             404: OpenApiResponse(DETAIL, description="No such page."),
         },
     )
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         pages = ImportPagination()
         page = pages.paginate_queryset(Import.objects.all(), request, view=self)
         return pages.get_paginated_response(ImportSerializer(page, many=True).data)
@@ -97,7 +98,7 @@ class ImportListView(ImportsApi):
             413: OpenApiResponse(DETAIL, description="Larger than IMPORTS_MAX_UPLOAD_BYTES."),
         },
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         _refuse_too_large(request)
         upload = UploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
@@ -130,14 +131,14 @@ class ImportDetailView(ImportsApi):
             404: OpenApiResponse(DETAIL, description="No such import."),
         },
     )
-    def get(self, request, id: str):
+    def get(self, request: Request, id: str) -> Response:
         found = Import.objects.filter(id=int(id)).first() if IMPORT_ID.fullmatch(id) else None
         if found is None:
             raise NotFound()
         return Response(ImportSerializer(found).data)
 
 
-def _refuse_too_large(request) -> None:
+def _refuse_too_large(request: Request) -> None:
     """Before the body is read: Django reads no more than Content-Length anyway."""
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)

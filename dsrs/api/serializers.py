@@ -7,6 +7,7 @@ makes drf-spectacular leave them out of `required`; they are always present in r
 import re
 from datetime import date, datetime
 
+from django.http import QueryDict
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -29,7 +30,7 @@ class CalendarDateField(serializers.Field):
 
     default_error_messages = {"invalid": "Enter a date (2020-01-31) or a date-time (2020-01-31T00:00:00Z)."}
 
-    def to_internal_value(self, value) -> date:
+    def to_internal_value(self, value: object) -> date:
         if not (isinstance(value, str) and value.isascii()):  # Django's parsers take any script's digits
             self.fail("invalid")
         try:
@@ -47,7 +48,7 @@ class AsciiIntegerField(serializers.IntegerField):
 
     ASCII_INTEGER = re.compile(r"-?[0-9]+")
 
-    def to_internal_value(self, data) -> int:
+    def to_internal_value(self, data: object) -> int:
         if not (isinstance(data, str) and self.ASCII_INTEGER.fullmatch(data)):
             self.fail("invalid")
         return super().to_internal_value(data)
@@ -57,7 +58,7 @@ class AsciiIntegerField(serializers.IntegerField):
 class AnyTextField(serializers.Field):
     """Text taken as it is: unlike CharField, no trimming and no refusal of NUL characters."""
 
-    def to_internal_value(self, value) -> str:
+    def to_internal_value(self, value: object) -> str:
         return str(value)
 
 
@@ -118,7 +119,7 @@ class TopPercentileFilterSerializer(serializers.Serializer):
     period_start = CalendarDateField(required=False, help_text="Datetime of the starting date of the associated DSRs")
     period_end = CalendarDateField(required=False, help_text="Datetime of the ending date of the associated DSRs.")
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: QueryDict) -> dict:
         return super().to_internal_value(
             {name: value for name, value in data.items() if (name, value) != ("territory", "")}
         )

@@ -3,10 +3,12 @@
 import itertools
 import re
 
+from django.db.models import QuerySet
 from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -33,7 +35,7 @@ BAD_REQUEST = OpenApiResponse(
 DSR_ID = re.compile(r"[0-9]{1,19}")
 
 
-def dsrs():
+def dsrs() -> QuerySet[DSR]:
     return DSR.objects.select_related("territory", "currency").order_by("id")
 
 
@@ -45,7 +47,7 @@ class DSRListView(APIView):
         operation_id="dsrs_list",
         responses={200: OpenApiResponse(DSRSerializer(many=True), description="An array of DSR in JSON format.")},
     )
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         return Response(DSRSerializer(dsrs(), many=True).data)
 
 
@@ -60,7 +62,7 @@ class DSRDetailView(APIView):
         parameters=[OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)],
         responses={200: OpenApiResponse(DSRSerializer, description="DSR found in JSON format."), 404: NOT_FOUND},
     )
-    def get(self, request, id: str):
+    def get(self, request: Request, id: str) -> Response:
         dsr = dsrs().filter(id=int(id)).first() if DSR_ID.fullmatch(id) else None
         if dsr is None:
             raise NotFound()  # not Http404, whose message DRF would pass on instead of "Not found."
@@ -92,7 +94,7 @@ class TopPercentileView(APIView):
             400: BAD_REQUEST,
         },
     )
-    def get(self, request, number: str):
+    def get(self, request: Request, number: str) -> HttpResponse:
         query = TopPercentileInputSerializer(data={**request.query_params.dict(), "number": number})
         query.is_valid(raise_exception=True)
         answer = top_percentile_json(**query.validated_data)

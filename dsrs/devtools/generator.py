@@ -289,7 +289,9 @@ def _party_name(party_id: str) -> str:
     return DSRF_PARTY_NAMES.get(party_id, party_id)
 
 
-def _dsrf_blocks(sales: int, seed: int, territories: tuple[str, ...]):
+def _dsrf_blocks(
+    sales: int, seed: int, territories: tuple[str, ...]
+) -> Iterator[tuple[list[str], list[tuple[str, int]]]]:
     """The blocks' records and, per block, its sales as (SummaryRecordId, usages): the same for
     the same arguments."""
     rng = random.Random(seed)

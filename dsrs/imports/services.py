@@ -9,6 +9,7 @@ without a job. The job's work is dsrs.imports.runs.
 from decimal import Decimal
 from pathlib import Path
 
+from django.contrib.auth.models import User
 from django.core.files import File
 from django.db import transaction
 
@@ -31,7 +32,12 @@ class NotRequeueable(Exception):
 
 
 def create_import(
-    *, file_name: str, content: File, replace: bool = False, eur_rate: Decimal | None = None, created_by=None
+    *,
+    file_name: str,
+    content: File,
+    replace: bool = False,
+    eur_rate: Decimal | None = None,
+    created_by: User | None = None,
 ) -> Import:
     """Store `content`, a DSR file named `file_name`, and queue its ingestion. FileNameError when
     the name is neither the project's (with a known territory and currency) nor a DDEX DSRF

@@ -11,6 +11,7 @@ Without `caught` (a test, the benchmark), Python's own behaviour stands.
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import FrameType
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -18,13 +19,13 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class Interrupted(KeyboardInterrupt):
     """A signal stopped the current file before its commit: nothing of it is stored."""
 
-    def __init__(self, signum: int):
+    def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
 
 
 class Signals:
-    def __init__(self):
+    def __init__(self) -> None:
         self.received: int | None = None
         self.interruptible = False
 
@@ -32,7 +33,7 @@ class Signals:
     def name(self) -> str:
         return signal.Signals(self.received).name
 
-    def __call__(self, signum, frame) -> None:
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
         self.received = signum
         if self.interruptible:
             self.interruptible = False  # a second signal waits: it must not break the rollback

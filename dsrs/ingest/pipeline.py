@@ -38,7 +38,7 @@ def in_thread(items: Iterable[T], *, name: str, ahead: int) -> Iterator[Iterator
     handover: queue.Queue = queue.Queue(maxsize=ahead)
     stop = threading.Event()
 
-    def hand_over(item) -> bool:
+    def hand_over(item: "T | type[_End] | _Raised") -> bool:
         while not stop.is_set():
             try:
                 handover.put(item, timeout=STOP_POLL_SECONDS)

@@ -89,7 +89,7 @@ class ColumnarRanking:
     `copies` ({dsr id: path}). As dsrs.percentile.ranking.Ranking: creating it finds the head, so
     `total` and `candidates` (the head's size) are known; `head()` streams it."""
 
-    def __init__(self, dsrs: list[SelectedDsr], number: int, copies: dict[int, Path]):
+    def __init__(self, dsrs: list[SelectedDsr], number: int, copies: dict[int, Path]) -> None:
         self.number = number
         self.lines = " UNION ALL ".join(
             f"SELECT {quoted(dsr.dsp)} AS dsp, {int(dsr.id)}::BIGINT AS dsr_id, {int(dsr.recency)} AS recency, "

@@ -31,9 +31,10 @@ sums and the details together.
 
 import heapq
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import psycopg
 from psycopg import sql
@@ -42,6 +43,8 @@ from dsrs.money import line_units
 from dsrs.percentile.selection import SelectedDsr
 from dsrs.storage.connections import own_connection
 from dsrs.storage.partitions import partition_name
+
+T = TypeVar("T")
 
 # Revenue classes are floor(CLASSES_PER_E * ln(units)): a class spans 3% of revenue, so the
 # classes a bucket returns overshoot the resources it needs by little.
@@ -114,7 +117,7 @@ class Ranking:
     connections of its own, which it closes on exit. Creating it runs step 1 on every bucket, so
     `total` and `candidates` (an upper bound of the head's size) are known; `head()` streams the head."""
 
-    def __init__(self, dsrs: list[SelectedDsr], number: int, buckets: int):
+    def __init__(self, dsrs: list[SelectedDsr], number: int, buckets: int) -> None:
         self.dsrs, self.number, self.bucket_count = dsrs, number, buckets
         self.buckets: list[_Bucket] = []
         self.total = 0
@@ -199,15 +202,15 @@ class Ranking:
         for bucket in range(self.bucket_count):
             self.buckets.append(_Bucket(bucket, self.bucket_count, self.dsrs, arithmetic))
 
-    def _in_parallel(self, work, *arguments) -> list:
+    def _in_parallel(self, work: Callable[["_Bucket"], T]) -> list[T]:
         # A bucket waits on its connection without the GIL, so threads give each its own core on
         # the server; the pool is joined before returning, and a bucket's error is raised here.
         with ThreadPoolExecutor(max_workers=len(self.buckets), thread_name_prefix="percentile") as pool:
-            return list(pool.map(work, self.buckets, *arguments))
+            return list(pool.map(work, self.buckets))
 
 
 class _Bucket:
-    def __init__(self, bucket: int, buckets: int, dsrs: list[SelectedDsr], arithmetic: _Arithmetic):
+    def __init__(self, bucket: int, buckets: int, dsrs: list[SelectedDsr], arithmetic: _Arithmetic) -> None:
         self.bucket, self.buckets, self.dsrs, self.arithmetic = bucket, buckets, dsrs, arithmetic
         self.connection = own_connection()
         with self.connection.cursor() as cursor:
@@ -316,7 +319,7 @@ class _Bucket:
         """A line's exact units, in the type this bucket sums."""
         return sql.SQL(self.arithmetic.line.format("{}")).format(line_units(dsr.eur_rate))
 
-    def _lines(self, columns) -> sql.Composed:
+    def _lines(self, columns: Callable[[SelectedDsr], sql.Composable]) -> sql.Composed:
         """The selected DSRs' usage lines of this bucket: one branch per partition, so that each
         DSR's DSP, rate and recency are constants, not a join per line."""
         where = sql.SQL("")

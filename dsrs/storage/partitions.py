@@ -11,10 +11,11 @@ EXCLUSIVE, which waits for running readers and holds up new ones meanwhile: it w
 LOCK_TIMEOUT each time (dsrs.storage.deletion tries again).
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from django.db import connection
+from django.db.backends.utils import CursorWrapper
 
 COPY_COLUMNS = "dsp_id, title, artists, isrc, usages, revenue"
 # As in migration 0002 (ATTACH refuses a table whose columns differ), in the same order.
@@ -91,7 +92,7 @@ def load_partitions(dsr_ids: list[int], chunks: Iterable[bytes]) -> None:
         cursor.execute(f"DROP TABLE {loading}")
 
 
-def _create_partition_table(cursor, dsr_id: int) -> None:
+def _create_partition_table(cursor: CursorWrapper, dsr_id: int) -> None:
     table = partition_name(dsr_id)
     # Columns spelled out, not LIKE dsrs_usage: LIKE would hold a lock on dsrs_usage until
     # commit, behind which a partition drop, and then every reader, would queue for the whole
@@ -121,7 +122,7 @@ def attach_partition(dsr_id: int) -> None:
 
 
 @contextmanager
-def lock_wait_limited():
+def lock_wait_limited() -> Iterator[None]:
     """Inside: a statement waiting longer than LOCK_TIMEOUT for a lock fails (LockNotAvailable),
     and the transaction's own setting is back after."""
     with connection.cursor() as cursor:

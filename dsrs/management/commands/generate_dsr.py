@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from dsrs.devtools.generator import generate_dsr, generate_dsrf, generate_samples
 from dsrs.formats.filenames import FileNameError, parse_dsr_file_name, parse_dsrf_file_name
@@ -16,7 +16,7 @@ class Command(BaseCommand):
         "--lines N)."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         target = parser.add_mutually_exclusive_group(required=True)
         target.add_argument("path", nargs="?", type=Path, help="where to write; the name must be a valid DSR file name")
         target.add_argument("--samples", type=Path, metavar="DIR", help="write the project's sample DSRs into DIR")
@@ -32,7 +32,7 @@ class Command(BaseCommand):
 
     def handle(
         self, *args, path: Path | None, samples: Path | None, lines: int, seed: int, file_format: str, **options
-    ):
+    ) -> None:
         if samples:
             for written in generate_samples(samples):
                 self.stdout.write(f"{written}")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files import File
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from dsrs.formats.filenames import FileNameError
 from dsrs.imports.services import create_import
@@ -43,7 +43,7 @@ class Command(BaseCommand):
         "Exits non-zero unless every file ends up ingested."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("paths", nargs="+", type=Path, metavar="PATH")
         parser.add_argument(
             "--replace",
@@ -63,7 +63,9 @@ class Command(BaseCommand):
             help="copy the files to the imports storage and queue them for the workers (ingest_worker) instead",
         )
 
-    def handle(self, *args, paths: list[Path], replace: bool, eur_rate: Decimal | None, enqueue: bool, **options):
+    def handle(
+        self, *args, paths: list[Path], replace: bool, eur_rate: Decimal | None, enqueue: bool, **options
+    ) -> None:
         """Exit status: 0 when every file ends up ingested (or was already), 1 otherwise, and
         128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM) when a signal rolled the
         current file back. A signal during a commit lets the commit finish: the file is reported,

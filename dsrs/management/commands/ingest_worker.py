@@ -5,7 +5,7 @@ anywhere that reaches the database and the imports storage."""
 import os
 import socket
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from dsrs.imports.tasks import QUEUE
 from dsrs.imports.worker import run_worker
@@ -20,7 +20,7 @@ def positive_int(text: str) -> int:
 class Command(BaseCommand):
     help = "Run a worker that ingests queued imports (POST /imports/, ingest_dsr --enqueue)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--concurrency",
             type=positive_int,
@@ -37,7 +37,7 @@ class Command(BaseCommand):
             help=f"a queue to take jobs from, repeatable (default: {QUEUE})",
         )
 
-    def handle(self, *args, concurrency: int, queues: list[str] | None, **options):
+    def handle(self, *args, concurrency: int, queues: list[str] | None, **options) -> None:
         run_worker(
             name=f"ingest-{socket.gethostname()}-{os.getpid()}", queues=queues or [QUEUE], concurrency=concurrency
         )

@@ -1,4 +1,4 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from dsrs.storage.columnar import rebuild
 
@@ -9,10 +9,10 @@ class Command(BaseCommand):
         "PostgreSQL, and remove the files no DSR names. The percentile query reads the copies."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--all", action="store_true", help="write the copy of every ingested DSR again")
 
-    def handle(self, *args, all: bool, **options):
+    def handle(self, *args, all: bool, **options) -> None:
         rebuilt = rebuild(every=all)
         for dsr_id in rebuilt.written:
             self.stdout.write(f"DSR {dsr_id}: columnar copy written")

@@ -1,4 +1,4 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
 from dsrs.ecb.history import HistoryError
@@ -13,7 +13,7 @@ class Command(BaseCommand):
         "Running it again adds nothing; a bad source changes nothing and exits non-zero."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--source",
             default=ECB_HISTORY_URL,
@@ -21,7 +21,7 @@ class Command(BaseCommand):
             help=f"the history as a zip or CSV, from a http(s) URL or a file (default: {ECB_HISTORY_URL})",
         )
 
-    def handle(self, *args, source: str, **options):
+    def handle(self, *args, source: str, **options) -> None:
         try:
             update = update_ecb_rates(source=source)
         except HistoryError as error:
