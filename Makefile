@@ -1,5 +1,5 @@
-# The two set-up commands of the README: `make run` and `make test`. Both create .venv/ and
-# install Pipfile.lock into it first; the embedded PostgreSQL starts on first connection (.pgdata/).
+# The README's two set-up commands: `make run` and `make test`. Both create .venv/ and install
+# Pipfile.lock into it first; the embedded PostgreSQL starts on first connection (.pgdata/).
 PYTHON ?= python3
 VENV := .venv
 export PIPENV_VENV_IN_PROJECT := 1
@@ -7,7 +7,7 @@ export PIPENV_VERBOSITY := -1
 export PIPENV_IGNORE_VIRTUALENVS := 1
 MANAGE := $(VENV)/bin/python manage.py
 
-.PHONY: install run test schema bench bench-large bench-huge
+.PHONY: install run test test-fast lint docs docs-build schema bench bench-large bench-huge
 
 install: $(VENV)/.installed
 
@@ -29,12 +29,31 @@ run: install
 test: install
 	$(VENV)/bin/pytest
 
-# openapi.md is the API schema drf-spectacular generates (YAML); a test fails when it is stale.
-schema: install
-	$(MANAGE) spectacular --validate --fail-on-warn --file openapi.md
+# The tests that run in-process only: no real processes, servers or crashes (those are `slow`).
+test-fast: install
+	$(VENV)/bin/pytest -m "not slow" -q
 
-# Figures for the README's performance section; generated files are cached in .bench/. The
-# benchmark creates its own database on the project's server, so it needs the server's URL.
+# What CI checks besides the tests: lint, formatting, the direction of imports (pyproject.toml).
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
+# The docs site (mkdocs.yml, docs/) at http://127.0.0.1:8001; docs-build is CI's strict build.
+docs: export NO_MKDOCS_2_WARNING := 1
+docs: install
+	$(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:8001
+
+docs-build: export NO_MKDOCS_2_WARNING := 1
+docs-build: install
+	$(VENV)/bin/mkdocs build --strict --site-dir $${SITE_DIR:-site}
+
+# docs/openapi.yaml is the API schema drf-spectacular generates; a test fails when it is stale.
+schema: install
+	$(MANAGE) spectacular --validate --fail-on-warn --file docs/openapi.yaml
+
+# The figures of docs/performance.md; generated files are cached in .bench/. The benchmark
+# creates its own database on the project's server, so it needs the server's URL.
 WITH_DATABASE_URL := $(VENV)/bin/python -m dsr_project.embedded_postgres
 bench: install
 	$(WITH_DATABASE_URL) $(VENV)/bin/python -m bench.run

@@ -23,7 +23,7 @@ if ! is_on DEBUG; then
     # settings.py's defaults suit a development machine (a known SECRET_KEY, for one): in
     # production, check --deploy must find nothing to say about security.
     if ! python manage.py check --deploy --tag security --fail-level WARNING; then
-        echo "entrypoint: check --deploy failed: set the production environment variables (README, Deployment)" >&2
+        echo "entrypoint: check --deploy failed: set the production environment variables (docs/deployment.md)" >&2
         exit 1
     fi
 fi

@@ -1,8 +1,8 @@
 """Real responses against the schemas, with schemathesis, in-process through the WSGI app.
 
-Both the committed openapi.md and the reference contract (when ../shared/reference is there) are
-run over the sample DSRs of data/ and the seed DSRs: the contract documents no 400, so it gets
-valid input only; openapi.md gets invalid input too.
+Both the committed schema (docs/openapi.yaml) and the reference contract (when it is checked out
+beside the project) are run over the sample DSRs of data/ and the seed DSRs: the contract
+documents no 400, so it gets valid input only; the committed schema gets invalid input too.
 """
 
 import pytest

@@ -447,7 +447,7 @@ def test_the_entrypoint_refuses_to_start_when_check_deploy_fails(entrypoint):
 
     assert (code, stdout, ran) == (1, "", [DEPLOY_CHECK])
     assert (
-        stderr == "entrypoint: check --deploy failed: set the production environment variables (README, Deployment)\n"
+        stderr == "entrypoint: check --deploy failed: set the production environment variables (docs/deployment.md)\n"
     )
 
 
