@@ -1,6 +1,6 @@
 """The top-percentile answer computed by DuckDB over the same usage lines, in the same run: from
 Parquet copies of the lines (written untimed, as a columnar store would hold them) and from the
-.tsv.gz files themselves. The yardstick of design.md section 5."""
+.tsv.gz files themselves. The yardstick of the scale targets (docs/performance.md)."""
 
 import os
 import tempfile
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-# design.md section 3 in DuckDB, with the service's arithmetic (a line's EUR revenue rounded to
+# The percentile of docs/api.md in DuckDB, with the service's arithmetic (a line's EUR revenue rounded to
 # 1e-8 EUR, here in DOUBLE): resources ranked by revenue, then dsp_id and DSP; the head cut at
 # N% of the total; metadata of the most recent DSR with a non-empty value, for the head only.
 TOP_PERCENTILE = """

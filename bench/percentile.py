@@ -1,5 +1,5 @@
 """The top-percentile endpoint over 10M usage lines, end to end over HTTP under gunicorn, next to
-DuckDB computing the same answer in the same run (design.md section 5, issue 7's targets)."""
+DuckDB computing the same answer in the same run (the targets of docs/performance.md)."""
 
 import math
 import threading

@@ -1,4 +1,4 @@
-"""`make bench`: the scale targets of design.md section 5, measured as ratios within one run.
+"""`make bench`: the scale targets (docs/performance.md, "Targets"), measured as ratios within one run.
 
 python -m bench.run            # 10M usage lines of each distribution (Pareto, Zipf), and a DSRF file
 python -m bench.run --large    # and peak RSS of a 10M-line ingestion

@@ -276,7 +276,7 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }
 
-# The generated schema (openapi.md, `make schema`) mirrors ../shared/reference/openapi.yaml.
+# The generated schema (docs/openapi.yaml, `make schema`) states the API's contract (docs/api.md).
 SPECTACULAR_SETTINGS = {
     "TITLE": "DSR API",
     "DESCRIPTION": "",
@@ -314,9 +314,9 @@ PERCENTILE_CACHE_ANSWERS = env_int("PERCENTILE_CACHE_ANSWERS", 200)
 COLUMNAR_COPIES = env_bool("COLUMNAR_COPIES", True)
 COLUMNAR_DIR = env_text("COLUMNAR_DIR") or str(BASE_DIR / "columnar")
 # text: the COPY text the load sends, written as it goes (ingestion at full speed; DuckDB parses it
-# at each cold query, about 1.4x slower than Parquet). parquet: encoded beside the load by a DuckDB
-# process (cold queries about 2x faster; ingestion about 0.7x as fast). README, Performance.
+# at each cold query). parquet: encoded beside the load by a DuckDB process (faster cold queries,
+# slower ingestion on two cores). docs/performance.md has the figures.
 COLUMNAR_FORMAT = env_choice("COLUMNAR_FORMAT", "text", ("text", "parquet"))
-# DuckDB's memory for one query, in the API process, beyond which it spills to COLUMNAR_DIR. A cold
-# N=10 over 100M Zipf lines needs 2 GB (with 512 MB, DuckDB ran out and PostgreSQL answered).
+# DuckDB's memory for one query, in the API process, beyond which it spills to COLUMNAR_DIR. Too
+# little and a cold N=10 over 100M lines runs out, and PostgreSQL answers (docs/performance.md).
 COLUMNAR_MEMORY_LIMIT = env_text("COLUMNAR_MEMORY_LIMIT") or "2GB"

@@ -28,8 +28,8 @@ def _shared_buffers_mb() -> int:
     """A quarter of the machine's memory (PostgreSQL's advice for a server of its own), at least
     512 MB. A percentile scans every usage line of its DSRs, each time it is not kept: a DSR's
     partition smaller than a quarter of the buffers stays in them after the first scan, read with
-    no copy from the kernel's page cache (on 10M lines, 2 GB instead of 512 MB took a cold N=10
-    from 10.9 s to 8.9 s). A larger one is scanned through a small ring of buffers, as before.
+    no copy from the kernel's page cache (docs/performance.md). A larger one is scanned through a
+    small ring of buffers, as before.
     The memory is taken as pages are used, not at start."""
     physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     return max(512, physical // 4 >> 20)

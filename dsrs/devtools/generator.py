@@ -227,7 +227,7 @@ def generate_samples(directory: Path) -> list[Path]:
 DSRF_CURRENCIES = {"ES": "EUR", "FR": "EUR", "DE": "EUR", "GB": "GBP", "NO": "NOK", "CH": "CHF", "US": "USD"}
 # A multi-territory file (no territory in its name) reports these.
 DSRF_MULTI_TERRITORY = ("ES", "FR", "GB")
-# The names of the DDEX party IDs of the generator's examples (the README's, the bench's), so that a
+# The names of the DDEX party IDs of the generator's examples (the docs' examples, the bench's), so that a
 # generated file's DSP is the one of the generated TSV files: the same resources, the same DSP.
 DSRF_PARTY_NAMES = {"PADPIDA2011021501G": "Spotify", "PADPIDA2007040502I": "SGAE"}
 # (SummaryRecordId suffix, CommercialModel, share of the resources sold under it, revenue per stream)

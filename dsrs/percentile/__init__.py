@@ -1,4 +1,4 @@
-"""Where the top percentile of resources by EUR revenue is computed (design.md section 3).
+"""Where the top percentile of resources by EUR revenue is computed (docs/api.md, "Top percentile of resources").
 
 `top_percentile_json` is what the API streams; `top_percentile_resources` gives the same answer
 as Python objects, for the tests and the benchmark. A kept answer (`cache`) serves a selection of

@@ -13,10 +13,9 @@ ranking and the cut compare integers, as in PostgreSQL:
 2. the lines of the head's resources are summed per resource and DSR (usages, the greatest
    title, artists and isrc in binary order inside a DSR), then per resource (the most recent
    DSR's non-empty metadata), and leave as the API's JSON text, streamed in rank order.
-DuckDB holds at most COLUMNAR_MEMORY_LIMIT whatever the head's size (it spills beyond; on the Zipf
-bench, heads of 43k and 2.3M resources both peaked at 560-670 MB of process memory), and the
-head leaves in FETCH_ROWS pieces. N=100 is left to PostgreSQL's ranking, which streams it in
-less (about 170 MB).
+DuckDB holds at most COLUMNAR_MEMORY_LIMIT whatever the head's size (it spills beyond), and the
+head leaves in FETCH_ROWS pieces. N=100 is left to PostgreSQL's ranking, which streams it in less
+memory (docs/performance.md).
 """
 
 from collections.abc import Iterator

@@ -1,5 +1,5 @@
 """Where resources are ranked by EUR revenue over the usage lines of selected DSRs, and the head
-that makes N% of the revenue is cut (design.md section 3). PostgreSQL-specific.
+that makes N% of the revenue is cut (docs/api.md, "Ranking, ties and the cut"). PostgreSQL-specific.
 
 Revenue arithmetic, exact at a fixed scale:
 - a line's EUR revenue is its revenue divided by its DSR's eur_rate, rounded half up to EUR_SCALE

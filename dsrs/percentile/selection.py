@@ -1,4 +1,4 @@
-"""Where the DSRs a top-percentile request covers are chosen (design.md section 3)."""
+"""Where the DSRs a top-percentile request covers are chosen (docs/api.md, "Which DSRs count")."""
 
 import re
 from dataclasses import dataclass

@@ -2,7 +2,7 @@
 
 The top-percentile query is a scan of every selected line and a hash aggregation by resource:
 over files, DuckDB does it several times faster than PostgreSQL over its heap rows, and the gap
-grows with the lines (README, "Hundreds of millions of usages"). The copy is derived data;
+grows with the lines (docs/performance.md). The copy is derived data;
 PostgreSQL stays the system of record:
 - written from what PostgreSQL committed: the COPY text its load sends, written as the lines load
   (dsrs.storage.columnar.streamed), or else Parquet read back from the committed partition

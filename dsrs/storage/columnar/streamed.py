@@ -3,9 +3,8 @@ the form COLUMNAR_FORMAT says:
 - text: each chunk that goes to PostgreSQL is also written to the copy, which DuckDB parses at
   each cold query (dsrs.storage.columnar.copy_text). It costs the ingestion next to nothing;
 - parquet: each chunk also goes to a child process (to_parquet.py, beside this module) that encodes the
-  lines as Parquet with DuckDB, on the core the ingestion leaves idle: about 1.8 s of CPU per 2.5M
-  lines, which the load needs on two cores (2.5M lines in 2.6-3.2 s instead of 1.9 s), for cold
-  queries about twice as fast.
+  lines as Parquet with DuckDB, on the core the ingestion leaves idle: CPU that the load needs on
+  two cores, for cold queries about twice as fast (docs/performance.md).
 Either way the copy holds the bytes PostgreSQL parsed, and is published only once they are
 committed (dsrs.storage.columnar). A Parquet writer that fails (a line it cannot round exactly, a full
 disk) costs the ingestion nothing: its copy is read back from PostgreSQL after the commit
@@ -45,7 +44,7 @@ WRITER_MEMORY_LIMIT = "128MB"
 PIPE_BYTES = 1 << 20
 # The writer takes its lines in bursts: DuckDB reads 8 MiB, then parses them and writes a row group
 # while nothing drains the pipe. The load hands its chunks to a thread that waits on the pipe for it
-# (2.5M lines loaded in 2.8 s instead of 3.45 s), with up to this many chunks (64 MiB) between them.
+# (the load no longer waits for the bursts), with up to this many chunks (64 MiB) between them.
 QUEUED_CHUNKS = 1024
 # Once the lines are all sent, the writer only writes its last row group: far less than this.
 FINISH_TIMEOUT_SECONDS = 600
@@ -97,7 +96,7 @@ class StreamedCopies:
         """`chunks`, each also written to the copy of `dsrs`' lines: COPY text of one DSR's lines,
         or, `led_by_dsr_id`, of DSRs' lines each led by its DSR's id (a DSRF file's). Several
         DSRs' copies are read back instead: DuckDB's Parquet write of one file per DSR
-        (PARTITION_BY) needed 600 MB for two DSRs of 1.25M lines, and failed within 256 MB."""
+        (PARTITION_BY) needed several times the writer's memory limit, and failed within it."""
         if not settings.COLUMNAR_COPIES or len(dsrs) > 1:
             yield from chunks
         elif settings.COLUMNAR_FORMAT == "text":

@@ -384,7 +384,7 @@ def test_the_reference_data_has_iso_names():
     assert (Territory.objects.count(), Currency.objects.count()) == (249, 178)
 
 
-@pytest.mark.skipif(not SEED_DATA.is_dir(), reason="../shared/seed-data is not beside the project")
+@pytest.mark.skipif(not SEED_DATA.is_dir(), reason="the seed DSRs are not checked out beside the project")
 def test_the_real_sample_files_are_ingested():
     for path in sorted(SEED_DATA.iterdir()):
         assert ingest_dsr(path=path).outcome == Outcome.INGESTED

@@ -150,7 +150,7 @@ def test_each_line_gets_the_units_postgresql_ranks_by_exactly_at_and_beside_ever
 
 def test_the_seed_dsrs_copies_are_those_read_back_from_postgresql(read_back):
     if not SEED_DATA.is_dir():
-        pytest.skip("../shared/seed-data is not beside the project")
+        pytest.skip("the seed DSRs are not checked out beside the project")
     for path in sorted(SEED_DATA.iterdir()):
         dsr = ingest_dsr(path=path).dsr
         assert copy_rows(dsr) == read_back_rows(dsr), path.name
