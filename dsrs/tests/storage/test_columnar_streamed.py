@@ -63,7 +63,8 @@ def postgresql_units(dsr: DSR) -> dict[str, Decimal]:
         return dict(cursor.fetchall())
 
 
-@pytest.fixture(params=["text", "parquet"], autouse=True)
+# Parquet copies are written by a writer process of their own: slow.
+@pytest.fixture(params=["text", pytest.param("parquet", marks=pytest.mark.slow)], autouse=True)
 def copy_format(request, settings) -> str:
     settings.COLUMNAR_FORMAT = request.param
     return request.param
