@@ -29,9 +29,10 @@ run: install
 test: install
 	$(VENV)/bin/pytest
 
-# The tests that run in-process only: no real processes, servers or crashes (those are `slow`).
+# The tests that run in one process on one connection: no real processes, servers, crashes or
+# generated examples (`slow`), nothing committed for other connections to read (`committed`).
 test-fast: install
-	$(VENV)/bin/pytest -m "not slow" -q
+	$(VENV)/bin/pytest -m "not slow and not committed" -q
 
 # What CI checks besides the tests: lint, formatting, the direction of imports (pyproject.toml).
 lint: install

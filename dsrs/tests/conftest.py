@@ -33,6 +33,14 @@ def write_dsr(tmp_path):
     return write
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `committed` every test that commits (committed_db, directly or through another
+    fixture), so that the mark cannot be forgotten."""
+    for item in items:
+        if "committed_db" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.committed)
+
+
 @pytest.fixture(scope="session")
 def test_database(django_db_setup, django_db_blocker):
     """The test database, even in a session of committed_db tests only: pytest-django creates it
