@@ -1,10 +1,11 @@
 """The ingestion service: one DSR file in, its DSR with its usage lines stored, or nothing.
 
 `ingest_dsr` is what the ingest_dsr command (and anything else) calls. The file's format is told
-from its content (dsrs.formats): the project's TSV makes one DSR; a DDEX DSRF file one per
-(territory, currency) of its summary records (dsrs.formats.dsrf). A file is streamed in bounded
-chunks through three threads: read (gunzip) and validate (dsrs.formats.tsv, or the DSRF
-reader), COPY (dsrs.storage.partitions) in the calling thread, so memory does not grow with the file.
+from its content (dsrs.formats.detect), and the DSRs it makes from its name or prelude
+(dsrs.ingest.reports): the project's TSV makes one DSR; a DDEX DSRF file one per (territory,
+currency) of its summary records. A file is streamed in bounded chunks through three threads:
+read (gunzip) and validate (dsrs.formats.tsv, or the DSRF reader), COPY (dsrs.storage.partitions)
+in the calling thread, so memory does not grow with the file.
 The lines, the DSRs and their `ingested` status become visible in one commit; on any failure the
 transaction rolls back and only `failed` DSR rows are recorded.
 """
