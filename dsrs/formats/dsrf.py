@@ -338,7 +338,6 @@ class _SalesReader:
     cells go to COPY as they are; any other chunk is read record by record with escapes."""
 
     def __init__(self, prelude: Prelude, dsr_ids: list[int], tallies: list[Tally]) -> None:
-        self.summaries = prelude.summaries
         # Each summary record with what its sales need: the COPY text of their DSR's id, and the
         # tally of that DSR's lines.
         id_fields = [str(dsr_id).encode() + b"\t" for dsr_id in dsr_ids]
@@ -517,7 +516,7 @@ class _SalesReader:
         for cell, (name, what), count in zip(cells[1:_FOOT_CELLS], _FOOT_COUNTS, actual, strict=True):
             if not cell.isdigit() or int(cell) != count:
                 raise DsrfError(f"line {number}: FOOT {name} is {_show(cell)}, the file has {count:,} {what}")
-        for summary in self.summaries.values():
+        for summary, _, _ in self.sales_of.values():
             if summary.sold != summary.usages or summary.unreadable_sales:
                 unreadable = (
                     f", and {summary.unreadable_sales:,} of its sales have unreadable usages"

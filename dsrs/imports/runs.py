@@ -80,7 +80,7 @@ def _run(import_id: int, last_attempt: bool) -> None:
             on_progress=on_progress,
             in_commit=record_ingested,
         )
-    message = _without_path(result, path)
+    message = _client_message(result, path)
     if result.transient and not last_attempt:
         _end(import_id, Import.Status.QUEUED, f"{message}; tried again later", dsr=result.dsr, finished=False)
         raise TransientFailure(message)
@@ -95,7 +95,7 @@ def _run(import_id: int, last_attempt: bool) -> None:
     )
 
 
-def _without_path(result: IngestResult, path: Path) -> str:
+def _client_message(result: IngestResult, path: Path) -> str:
     """The service's message without the path it starts with (the storage's, not the client's),
     with what the client can do about it in the words of POST /imports/."""
     remedy = f"; {REMEDIES[result.remedy]}" if result.remedy else ""
