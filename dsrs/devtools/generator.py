@@ -6,16 +6,26 @@ the top-percentile query depends on how many resources make the head:
 - "pareto": resources equally popular, revenue per line heavy-tailed, so a handful of lines earn
   a tenth of the revenue (a tiny head);
 - "zipf": resource popularity Zipf-like and revenue per line narrow, as streaming is for most
-  catalogues: about 1% of the resources earn a tenth of the revenue (a head of tens of thousands).
+  catalogues: about 1% of the resources earn a tenth of the revenue (a head of tens of thousands);
+- "flat": a high-cardinality catalogue with no popular head, as real catalogues' long tails are.
+  A file of L lines names resources of a pool of 2L, uniformly within a window of L of them that
+  its seed places, so that files share resources by chance and not by popularity: four files
+  name about four fifths of the pool, forty nearly all of it. Revenue per line is spread over six
+  decades, so the head is the resources whose one or two lines happened to earn most: about as
+  large a share of the resources as Zipf's, each of them seen no more often than any other.
 """
 
 import base64
+import binascii
 import contextlib
+import functools
 import gzip
 import hashlib
 import io
+import itertools
 import random
 import string
+import struct
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -148,7 +158,64 @@ def _pareto_amounts(rng: random.Random) -> tuple[str, str]:
     return str(int(rng.paretovariate(1.2) * 100)), f"{rng.paretovariate(1.1) * 0.5:.6f}"
 
 
-DISTRIBUTIONS = ("pareto", "zipf")
+# A file of L lines draws from a pool of FLAT_POOL_PER_LINE * L resources through a window of L.
+FLAT_POOL_PER_LINE = 2
+# Revenue per line log-uniform over FLAT_DECADES below FLAT_TOP_REVENUE (EUR); usages 1 to FLAT_MAX_USAGES.
+FLAT_DECADES = 6
+FLAT_TOP_REVENUE = 1.0
+FLAT_MAX_USAGES = 9
+# A flat file derives a resource for most of its lines, so the derivation is made of C calls:
+# a copy of a keyed hasher, and translations of the digest's bytes into the fields' characters.
+_FLAT_HASHER = hashlib.blake2b(digest_size=40, person=b"dsr-flat")
+_DSP_ID_ALPHABET = bytes.maketrans(b"+/", b"xz")  # zipf_resource's base64 (altchars "xz")
+_LETTERS = bytes(ord(string.ascii_uppercase[byte % 26]) for byte in range(256))
+_DIGITS = bytes(ord(string.digits[byte % 10]) for byte in range(256))
+
+
+@functools.cache
+def _flat_tables() -> tuple[tuple[list[str], list[str], list[str]], list[str], list[str]]:
+    """Every title of one, two and three words, every artist's name and every pair of them: looking
+    a field up costs a fraction of joining its pieces each time."""
+    titles = tuple([" ".join(words) for words in itertools.product(WORDS, repeat=k)] for k in (1, 2, 3))
+    names = [f"{first} {last}" for first in FIRST_NAMES for last in LAST_NAMES]
+    return titles, names, [f"{a}|{b}" for a in names for b in names]
+
+
+def flat_resource(rank: int) -> tuple[str, str, str, str]:
+    """The resource of `rank` in the flat pool, derived from the rank alone as zipf_resource's are,
+    in a namespace of its own: no flat resource is a Zipf one."""
+    hasher = _FLAT_HASHER.copy()
+    hasher.update(rank.to_bytes(8, "little"))
+    digest = hasher.digest()
+    titles, names, pairs = _flat_tables()
+    title, artists, third = struct.unpack_from("<IIH", digest, 17)
+    words = titles[title % 3]
+    # One, two or three artists: a name, a pair, or a pair and a name.
+    artist_names = pairs[artists // 3 % len(pairs)] if artists % 3 else names[artists // 3 % len(names)]
+    if artists % 3 == 2:
+        artist_names += f"|{names[third % len(names)]}"
+    return (
+        binascii.b2a_base64(digest[:17], newline=False).translate(_DSP_ID_ALPHABET)[:22].decode(),
+        words[title // 3 % len(words)],
+        artist_names,
+        (digest[27:32].translate(_LETTERS) + digest[32:39].translate(_DIGITS)).decode(),
+    )
+
+
+def _flat_picker(*, lines: int, rng: random.Random) -> Callable[[random.Random], tuple[str, str, str, str]]:
+    window = max(lines, 10)
+    pool = FLAT_POOL_PER_LINE * window
+    start = rng.randrange(pool)
+    return lambda rng: flat_resource((start + int(rng.random() * window)) % pool)
+
+
+def _flat_amounts(rng: random.Random) -> tuple[str, str]:
+    # Log-uniform: each decade holds as many lines as any other, and the top one most of the revenue.
+    revenue = FLAT_TOP_REVENUE * 10 ** (-FLAT_DECADES * rng.random())
+    return str(1 + int(rng.random() * FLAT_MAX_USAGES)), f"{revenue:.8f}"
+
+
+DISTRIBUTIONS = ("pareto", "zipf", "flat")
 
 
 def generate_dsr(path: Path, *, lines: int, seed: int, distribution: str = "pareto") -> None:
@@ -165,6 +232,8 @@ def generate_dsr(path: Path, *, lines: int, seed: int, distribution: str = "pare
         pick, amounts = (lambda rng: rng.choice(resources)), _pareto_amounts
     elif distribution == "zipf":
         pick, amounts = _zipf_picker(lines), _zipf_amounts
+    elif distribution == "flat":
+        pick, amounts = _flat_picker(lines=lines, rng=rng), _flat_amounts
     else:
         raise ValueError(f"unknown distribution {distribution!r}, expected one of {', '.join(DISTRIBUTIONS)}")
     newline = "\r\n" if seed % 2 else "\n"

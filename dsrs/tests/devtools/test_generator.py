@@ -5,7 +5,14 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from dsrs.devtools.generator import SAMPLES, generate_dsr, generate_dsrf, generate_samples
+from dsrs.devtools.generator import (
+    SAMPLES,
+    flat_resource,
+    generate_dsr,
+    generate_dsrf,
+    generate_samples,
+    zipf_resource,
+)
 from dsrs.formats.dsrf import read_prelude
 from dsrs.formats.tsv import line_rejection
 from dsrs.ingest.service import Outcome, ingest_dsr
@@ -59,6 +66,46 @@ def test_files_share_resources(tmp_path):
 
     ids = [{line.split(b"\t")[0] for line in read_lines(tmp_path / name)[1:]} for name in ("a.tsv", "b.tsv")]
     assert len(ids[0] & ids[1]) > 100
+
+
+def test_a_flat_file_draws_uniformly_from_a_window_of_half_its_pool(tmp_path):
+    path = tmp_path / "flat.tsv"
+    generate_dsr(path, lines=1000, seed=5, distribution="flat")
+
+    raw = path.read_bytes()
+    lines = [line.removesuffix(b"\r") for line in raw.split(b"\n")[1:-1]]
+    fields = [line.split(b"\t") for line in lines]
+    pool = {flat_resource(rank): rank for rank in range(2000)}  # twice the lines
+    by_id = {dsp_id.encode(): rank for (dsp_id, *_details), rank in pool.items()}
+    ranks = [by_id[f[0]] for f in fields]
+    assert raw.count(b"\r\n") == 1001  # the flaws of the other distributions: CRLF for odd seeds
+    assert all(line_rejection(line) is None for line in lines)
+    assert all(any(f[i] == b"" for f in fields) for i in (1, 3, 4, 5))
+    assert any(b"e-" in f[5] for f in fields)
+    # Seed 5 places its window of 1000 ranks at 1275, wrapping past the pool's end.
+    assert {(rank - 1275) % 2000 for rank in ranks} <= set(range(1000))
+    assert (min(ranks), max(ranks), len(set(ranks))) == (0, 1996, 639)
+    # Each line names its resource's details, but for the emptied fields.
+    details = {rank: tuple(field.encode() for field in resource[1:]) for resource, rank in pool.items()}
+    assert all(
+        all(field in (b"", expected) for field, expected in zip(f[1:4], details[rank], strict=True))
+        for f, rank in zip(fields, ranks, strict=True)
+    )
+    assert not {dsp_id for dsp_id, *_ in pool} & {zipf_resource(rank)[0] for rank in range(2000)}
+    revenue = sorted(float(f[5]) for f in fields if f[5] and b"e-" not in f[5])
+    assert (revenue[0], revenue[-1]) == (1e-06, 0.99389234)  # six decades
+    assert {f[4] for f in fields} == {b"", *(str(usages).encode() for usages in range(1, 10))}
+
+
+def test_flat_files_are_the_same_for_the_same_seed_and_share_resources_by_chance(tmp_path):
+    for name, seed in (("a.tsv.gz", 6), ("b.tsv.gz", 6), ("c.tsv.gz", 7)):
+        generate_dsr(tmp_path / name, lines=1000, seed=seed, distribution="flat")
+
+    ids = [{line.split(b"\t")[0] for line in read_lines(tmp_path / name)[1:]} for name in ("a.tsv.gz", "c.tsv.gz")]
+    assert (tmp_path / "a.tsv.gz").read_bytes() == (tmp_path / "b.tsv.gz").read_bytes()
+    assert (tmp_path / "a.tsv.gz").read_bytes() != (tmp_path / "c.tsv.gz").read_bytes()
+    assert ids[0] <= {flat_resource(rank)[0].encode() for rank in range(2000)} >= ids[1]
+    assert len(ids[0] & ids[1]) == 19  # where the two windows overlap
 
 
 @pytest.mark.django_db
