@@ -5,6 +5,7 @@ DATABASE_URL) and is dropped and re-created at each run, so figures never depend
 developer has ingested.
 """
 
+import calendar
 import os
 import shutil
 import subprocess
@@ -28,11 +29,19 @@ FILES = {
 }
 LAST_THREE_MONTHS = {"period_start": "2020-02-01", "period_end": "2020-04-30"}
 LINES = 2_500_000
-# make bench-huge: 100M usage lines of the Zipf distribution, as ten 10M-line DSRs of ten months.
+# make bench-huge: 100M usage lines of the flat distribution, as 40 DSRs of 2.5M lines: the
+# territories and currencies of FILES over ten months, each DSR with a seed of its own.
+HUGE_TERRITORIES = ("ES_EUR", "NO_NOK", "GB_GBP", "CH_CHF")
 HUGE_FILES = {
-    f"Spotify_SpotifyPremium_ES_EUR_2021{month:02d}01-2021{month:02d}28.tsv.gz": 100 + month for month in range(1, 11)
+    f"Spotify_SpotifyPremium_{territory}_2019{month:02d}01-2019{month:02d}{days}.tsv.gz": 100 + 10 * month + index
+    for month, days in ((month, calendar.monthrange(2019, month)[1]) for month in range(1, 11))
+    for index, territory in enumerate(HUGE_TERRITORIES)
 }
-HUGE_LINES = 10_000_000
+HUGE_LINES = LINES
+HUGE_DISTRIBUTION = "flat"
+# Its selections besides every DSR: one territory (10 DSRs), the last five months (20 DSRs).
+HUGE_TERRITORY = {"territory": "ES"}
+HUGE_LAST_FIVE_MONTHS = {"period_start": "2019-06-01", "period_end": "2019-10-31"}
 # EUR like the first of FILES, so that both peak RSS figures load the same reference data.
 LARGE_FILE = "Spotify_SpotifyPremium_DE_EUR_20200101-20200131.tsv.gz"
 LARGE_LINES = 10_000_000
@@ -138,13 +147,30 @@ def run_psql(*commands: str) -> None:
 class Report:
     def __init__(self) -> None:
         self.rows: list[tuple[str, str]] = []
+        self.cold: list[tuple[str, float, float, float]] = []
 
     def add(self, what: str, figure: str) -> None:
         print(f"  {what}: {figure}", flush=True)
         self.rows.append((what, figure))
+
+    def add_cold(self, selection: str, *, api: float, ids_only: float, whole: float) -> None:
+        """A cold N=10's seconds, over HTTP and by DuckDB, for the summary after the table."""
+        self.cold.append((selection, api, ids_only, whole))
 
     def print_table(self) -> None:
         width = max(len(what) for what, _ in self.rows)
         print("\n| measure | figure |\n| --- | --- |")
         for what, figure in self.rows:
             print(f"| {what:<{width}} | {figure} |")
+        if not self.cold:
+            return
+        width = max(len(selection) for selection, *_ in self.cold)
+        print(
+            "\n| N=10 cold | API over HTTP | DuckDB ids only | DuckDB whole answer | API / ids only (target <= 1.5) "
+            "| API / whole (target <= 2) |\n| --- | --- | --- | --- | --- | --- |"
+        )
+        for selection, api, ids_only, whole in self.cold:
+            print(
+                f"| {selection:<{width}} | {api:.2f} s | {ids_only:.2f} s | {whole:.2f} s | {api / ids_only:.2f} "
+                f"| {api / whole:.2f} |"
+            )

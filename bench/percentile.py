@@ -1,5 +1,6 @@
 """The top-percentile endpoint over 10M usage lines, end to end over HTTP under gunicorn, next to
-DuckDB computing the same answer in the same run (the targets of docs/performance.md)."""
+DuckDB computing the same answer, and the head's resource ids alone, in the same run (the
+targets of docs/performance.md)."""
 
 import math
 import threading
@@ -10,7 +11,7 @@ from typing import TypeVar
 
 from bench.api_server import Answer, ApiServer, api_server
 from bench.duckdb_baseline import DuckDb
-from bench.harness import LAST_THREE_MONTHS, Report
+from bench.harness import HUGE_LAST_FIVE_MONTHS, HUGE_TERRITORY, LAST_THREE_MONTHS, Report
 
 RUNS = 2  # cold figures are the best of RUNS, for each engine alike
 # Four selections asked at once, none kept before: every DSR, the last three, the first three, two.
@@ -64,9 +65,25 @@ def compare(ours: list, theirs: list[tuple]) -> str:
     return f"DIFFERENT: {differ} of {len(theirs_keys)} positions"
 
 
+def selected(dsrs: list, filters: dict[str, str]) -> list[int]:
+    """The ids of `dsrs` that a percentile request with `filters` selects (docs/api.md): of the
+    territory, within the period."""
+    start, end = (
+        date.fromisoformat(filters[name]) if name in filters else None for name in ("period_start", "period_end")
+    )
+    return [
+        d.id
+        for d in dsrs
+        if ("territory" not in filters or d.territory_id == filters["territory"])
+        and (start is None or d.period_start >= start)
+        and (end is None or d.period_end <= end)
+    ]
+
+
 def run(report: Report, distribution: str, files: list, *, huge: bool = False) -> None:
-    """`huge`: the cold N=10 over every DSR only, against DuckDB over Parquet (the other figures
-    would take most of an hour at 100M lines)."""
+    """`huge`: the cold N=10 over every DSR, one territory's and five months' against DuckDB over
+    Parquet, and N=100 alone (DuckDB over the .tsv.gz files, N=100 in DuckDB and the concurrent
+    requests would take most of an hour at 100M lines)."""
     from django.db import connection
 
     from dsrs.models import DSR
@@ -78,17 +95,19 @@ def run(report: Report, distribution: str, files: list, *, huge: bool = False) -
         cursor.execute("ANALYZE dsrs_usage")
     dsrs = list(DSR.objects.filter(path__in=[str(path) for path in files], status=DSR.Status.INGESTED).order_by("id"))
     every = [d.id for d in dsrs]
-    start, end = (date.fromisoformat(LAST_THREE_MONTHS[name]) for name in ("period_start", "period_end"))
-    last_three = [d.id for d in dsrs if d.period_start >= start and d.period_end <= end]
     lines = sum(d.lines_stored for d in dsrs)
     parquet = DuckDb(dsrs, parquet=True)
     tsv = None if huge else DuckDb(dsrs, parquet=False)
     label = f"{distribution}, {lines / 1e6:g}M lines"
     engine = "DuckDB over columnar copies" if all(d.columnar_copy for d in dsrs) else "PostgreSQL"
 
-    selections = [("every DSR", every, {})] + (
-        [("last 3 DSRs", last_three, LAST_THREE_MONTHS)] if last_three and not huge else []
-    )
+    if huge:
+        filtered = [("territory ES", HUGE_TERRITORY), ("last 5 months", HUGE_LAST_FIVE_MONTHS)]
+    else:
+        filtered = [("last 3 DSRs", LAST_THREE_MONTHS)]
+    selections = [("every DSR", every, {})] + [
+        (name, ids, filters) for name, filters in filtered if (ids := selected(dsrs, filters))
+    ]
     cold, warm, other = {}, {}, {}
     with api_server(workers=1) as api:
         for name, _ids, filters in selections:
@@ -99,8 +118,10 @@ def run(report: Report, distribution: str, files: list, *, huge: bool = False) -
         peak_rss_n10 = api.peak_rss_mb()
 
     for name, ids, filters in selections:
+        ids_seconds, head = best_of(RUNS, lambda ids=ids: parquet.head_ids(ids, 10))
         duck_seconds, theirs = best_of(RUNS, lambda ids=ids: parquet.top_percentile(ids, 10))
         agreement = compare(top_percentile_resources(number=10, **filters), theirs)
+        same_head = "the same" if head == [(row[0], row[1]) for row in theirs] else "DIFFERENT from"
         ours = cold[name]
         lines = sum(d.lines_stored for d in dsrs if d.id in ids)
         what = f"N=10 cold, {name} ({lines / 1e6:g}M lines, {ours.resources:,} resources), {label}"
@@ -110,6 +131,12 @@ def run(report: Report, distribution: str, files: list, *, huge: bool = False) -
             f"{duck_seconds:.2f} s; ratio API / DuckDB {ours.seconds / duck_seconds:.2f} (target <= 2); answers: "
             f"{agreement}",
         )
+        report.add(
+            f"{what}: DuckDB ids only, Parquet copies",
+            f"{ids_seconds:.2f} s, a head {same_head} its whole answer's; ratio API / DuckDB ids only "
+            f"{ours.seconds / ids_seconds:.2f} (target <= 1.5)",
+        )
+        report.add_cold(f"{name}, {label}", api=ours.seconds, ids_only=ids_seconds, whole=duck_seconds)
         if tsv is not None:
             tsv_seconds, _ = best_of(1, lambda ids=ids: tsv.top_percentile(ids, 10))
             report.add(f"{what}: DuckDB, the .tsv.gz files", f"{tsv_seconds:.2f} s")
@@ -122,18 +149,18 @@ def run(report: Report, distribution: str, files: list, *, huge: bool = False) -
             f"{other[name].seconds * 1000:.0f} ms, {other[name].resources:,} resources (target <= 100 ms)",
         )
     report.add(f"API worker peak RSS after the N=10 and N=5 requests, {label}", f"{peak_rss_n10:.0f} MB")
-    if huge:
-        parquet.close()
-        return
     with api_server(workers=1) as api:  # a fresh process: its peak RSS is N=100's alone
         everything = api.get("/resources/percentile/100")
         peak_rss = api.peak_rss_mb()
-    duck_seconds, duck_size = best_of(1, lambda: parquet.top_percentile_json_size(every, 100))
     report.add(
         f"N=100, every DSR, {label}: API over HTTP, streamed (PostgreSQL)",
         f"{everything.seconds:.2f} s, {everything.resources:,} resources, {everything.size / 1e6:.0f} MB; "
         f"API peak RSS {peak_rss:.0f} MB (target <= 300 MB)",
     )
+    if huge:
+        parquet.close()
+        return
+    duck_seconds, duck_size = best_of(1, lambda: parquet.top_percentile_json_size(every, 100))
     report.add(
         f"N=100, every DSR, {label}: DuckDB, Parquet copies, JSON written to a file",
         f"{duck_seconds:.2f} s ({duck_size / 1e6:.0f} MB); ratio API / DuckDB "

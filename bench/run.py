@@ -1,8 +1,8 @@
 """`make bench`: the scale targets (docs/performance.md, "Targets"), measured as ratios within one run.
 
-python -m bench.run            # 10M usage lines of each distribution (Pareto, Zipf), and a DSRF file
+python -m bench.run            # 10M usage lines of each distribution (Pareto, Zipf, flat), and a DSRF file
 python -m bench.run --large    # and peak RSS of a 10M-line ingestion
-python -m bench.run --huge     # and the percentile over 100M Zipf lines (ten 10M-line DSRs)
+python -m bench.run --huge     # and the percentile over 100M flat lines (40 DSRs of 2.5M lines)
 """
 
 import argparse
@@ -14,7 +14,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--large", action="store_true", help="also ingest a 10M-line DSR for its peak RSS")
     parser.add_argument(
-        "--huge", action="store_true", help="also query 100M usage lines (generating them takes an hour)"
+        "--huge", action="store_true", help="also query 100M usage lines (generating them takes about 20 minutes)"
     )
     args = parser.parse_args()
 
@@ -23,13 +23,14 @@ def main() -> None:
     from dsrs.storage.deletion import delete_dsrs
 
     report = harness.Report()
-    for distribution in ("pareto", "zipf"):
+    for distribution in ("pareto", "zipf", "flat"):
         files = harness.bench_files(distribution)
         outcome = ingest.run(report, files[0], distribution)
         if distribution == "pareto":
             ingest.run_dsrf(report, harness.bench_dsrf_file(), outcome)
         for path in files[1:]:  # the other DSRs of the 10M usage lines the queries run over
             ingest.ingest_in_subprocess(path)
+        ingest.wait_for_background_jobs()
         percentile.run(report, distribution, files)
         if distribution == "pareto":
             deletion.run(report, files[0])
@@ -38,10 +39,11 @@ def main() -> None:
     if args.large:
         ingest.run_large(report, harness.bench_file(harness.LARGE_FILE, harness.LARGE_LINES, seed=6))
     if args.huge:
-        files = harness.bench_files("zipf", harness.HUGE_FILES, harness.HUGE_LINES)
+        files = harness.bench_files(harness.HUGE_DISTRIBUTION, harness.HUGE_FILES, harness.HUGE_LINES)
         for path in files:
             ingest.ingest_in_subprocess(path)
-        percentile.run(report, "zipf", files, huge=True)
+        ingest.wait_for_background_jobs()
+        percentile.run(report, harness.HUGE_DISTRIBUTION, files, huge=True)
     report.print_table()
 
 
