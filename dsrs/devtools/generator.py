@@ -10,7 +10,8 @@ the top-percentile query depends on how many resources make the head:
 - "flat": a high-cardinality catalogue with no popular head, as real catalogues' long tails are.
   A file of L lines names resources of a pool of 2L, uniformly within a window of L of them that
   its seed places, so that files share resources by chance and not by popularity: four files
-  name about four fifths of the pool, forty nearly all of it. Revenue per line is spread over six
+  name about four fifths of the pool on average (as their windows happen to overlap), forty
+  nearly all of it. Revenue per line is spread over six
   decades, so the head is the resources whose one or two lines happened to earn most: about as
   large a share of the resources as Zipf's, each of them seen no more often than any other.
 """
