@@ -258,7 +258,7 @@ IMPORTS_MAX_UPLOAD_BYTES = env_int("IMPORTS_MAX_UPLOAD_BYTES", 20 * 1024**3)
 
 # Workers and tasks of ingestion: dsrs/imports/tasks.py (see `manage.py ingest_worker`).
 PROCRASTINATE_AUTODISCOVER_MODULE_NAME = ""
-PROCRASTINATE_IMPORT_PATHS = ["dsrs.imports.tasks"]
+PROCRASTINATE_IMPORT_PATHS = ["dsrs.imports.tasks", "dsrs.storage.columnar.jobs", "dsrs.percentile.warming"]
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -60,6 +60,8 @@ class DSR(models.Model):
     # The file name, in settings.COLUMNAR_DIR, of the Parquet copy of its usage lines that the
     # top-percentile query reads (dsrs.storage.columnar); empty while it has none.
     columnar_copy = models.CharField(max_length=200, blank=True, default="")
+    # Its lines summed per resource, the form the percentile ranks fastest (dsrs.storage.columnar.segments).
+    resource_segment = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

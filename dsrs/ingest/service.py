@@ -33,6 +33,7 @@ from dsrs.ingest.pipeline import in_thread
 from dsrs.ingest.reports import FileReports, Refused, dsrf_reports, tsv_report
 from dsrs.models import DSR
 from dsrs.storage import columnar, partitions
+from dsrs.storage.columnar import jobs
 from dsrs.storage.deletion import delete_dsr
 
 # The logger's name is what log collectors filter the per-file records on: it stays the one it had
@@ -178,6 +179,7 @@ def _ingest(request: _Request, reports: FileReports, started: float) -> IngestRe
                 partitions.attach_partition(dsr.id)
             if request.in_commit is not None:
                 request.in_commit(dsrs)
+            jobs.queue_segments(dsrs)
             # Named in the DSRs' rows, or read from their lines by other connections: once the
             # commit is done.
             transaction.on_commit(lambda: columnar.write_copies(dsrs, streamed))

@@ -3,8 +3,9 @@
 `top_percentile_json` is what the API streams; `top_percentile_resources` gives the same answer
 as Python objects, for the tests and the benchmark. A kept answer (`cache`) serves a selection of
 DSRs asked before; otherwise the ranking is computed over the usage lines and kept when its head
-is small enough: by DuckDB over the DSRs' columnar copies when each has one (`columnar_ranking`),
-else by PostgreSQL (`ranking`).
+is small enough: by DuckDB over the DSRs' resource segments when each has one (`segment_ranking`),
+else over their columnar copies when each has one (`columnar_ranking`), else by PostgreSQL
+(`ranking`). `warming` keeps the answers users ask first before they ask.
 """
 
 import json
@@ -22,6 +23,7 @@ from django.conf import settings
 from dsrs.money import EUR_SCALE
 from dsrs.percentile.columnar_ranking import ColumnarRanking
 from dsrs.percentile.ranking import Ranking
+from dsrs.percentile.segment_ranking import SegmentRanking, UnusableSegments
 from dsrs.percentile.selection import SelectedDsr, selected_dsr_ids, selected_dsrs
 from dsrs.storage import columnar, kept_answers
 from dsrs.storage.columnar.copy_text import INEXACT
@@ -102,9 +104,32 @@ def top_percentile_json(
         yield from _json_array(_keeping_when_small(dsr_ids, ranking))
 
 
-def _ranking(dsrs: list[SelectedDsr], number: int) -> Ranking | ColumnarRanking:
-    """DuckDB's when it can rank this selection (see _columnar_ranking), else PostgreSQL's."""
-    return _columnar_ranking(dsrs, number) or Ranking(dsrs, number, settings.PERCENTILE_WORKERS)
+def _ranking(dsrs: list[SelectedDsr], number: int) -> Ranking | ColumnarRanking | SegmentRanking:
+    """DuckDB's when it can rank this selection (see segment_ranking and _columnar_ranking), else
+    PostgreSQL's."""
+    return (
+        segment_ranking(dsrs, number)
+        or _columnar_ranking(dsrs, number)
+        or Ranking(dsrs, number, settings.PERCENTILE_WORKERS)
+    )
+
+
+def segment_ranking(dsrs: list[SelectedDsr], number: int | None) -> SegmentRanking | None:
+    """DuckDB's ranking over resource segments, when every selected DSR has one that this machine
+    sees, the question is not N=100, and the segments give the answer exactly (see
+    segment_ranking). `number` None: the largest N whose head can be kept."""
+    if not settings.COLUMNAR_COPIES or number == 100:
+        return None
+    segments = {dsr.id: columnar.copy_path(dsr.resource_segment) for dsr in dsrs if dsr.resource_segment}
+    if len(segments) < len(dsrs) or not all(os.path.exists(path) for path in segments.values()):
+        return None
+    try:
+        return SegmentRanking(dsrs, number, segments)
+    except duckdb.OutOfRangeException:  # a sum beyond DuckDB's 38 digits
+        return None
+    except (UnusableSegments, duckdb.OutOfMemoryException) as error:
+        logger.warning("percentile over DSRs %s ranked from the lines: %s", [dsr.id for dsr in dsrs], error)
+        return None
 
 
 def _columnar_ranking(dsrs: list[SelectedDsr], number: int) -> ColumnarRanking | None:

@@ -54,11 +54,11 @@ FROM (
     FROM resources
     WHERE floor($classes_per_e * ln(units::DOUBLE))::INTEGER >= $cut
 )
-WHERE before * 100 < $total * $number
+WHERE before * 100 < $total::HUGEINT * $number
 """
 
 # units / 1e8 written exactly, with one decimal at least, as PostgreSQL's ranking writes it.
-_REVENUE = f"""
+REVENUE_JSON = f"""
     (units // {UNITS_PER_EUR})::VARCHAR || '.' ||
     coalesce(nullif(rtrim(lpad((units % {UNITS_PER_EUR})::VARCHAR, {EUR_SCALE}, '0'), '0'), ''), '0')
 """
@@ -105,7 +105,7 @@ class ColumnarRanking:
         try:
             self._find_head()
             # Run to its end here, so that a failure (memory) comes before any of it is sent.
-            self.details = self.duck.execute(_DETAILS.format(lines=self.lines, revenue=_REVENUE))
+            self.details = self.duck.execute(_DETAILS.format(lines=self.lines, revenue=REVENUE_JSON))
         except BaseException:
             self.close()
             raise

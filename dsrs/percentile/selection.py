@@ -19,6 +19,7 @@ class SelectedDsr:
     # the one with the latest period end, then the highest id.
     recency: int
     columnar_copy: str  # its file name in COLUMNAR_DIR, or empty (dsrs.storage.columnar)
+    resource_segment: str  # the same, of its resource segment (dsrs.storage.columnar.segments)
 
 
 def selected_dsrs(
@@ -33,10 +34,13 @@ def selected_dsrs(
         dsrs = dsrs.filter(period_start__gte=period_start)
     if period_end is not None:
         dsrs = dsrs.filter(period_end__lte=period_end)
-    rows = list(dsrs.values_list("id", "dsp", "eur_rate", "period_end", "columnar_copy"))
+    rows = list(dsrs.values_list("id", "dsp", "eur_rate", "period_end", "columnar_copy", "resource_segment"))
     by_recency = sorted(rows, key=lambda row: (row[3], row[0]))
     recency = {row[0]: rank for rank, row in enumerate(by_recency)}
-    return [SelectedDsr(id, dsp, eur_rate, recency[id], copy) for id, dsp, eur_rate, _end, copy in sorted(rows)]
+    return [
+        SelectedDsr(id, dsp, eur_rate, recency[id], copy, segment)
+        for id, dsp, eur_rate, _end, copy, segment in sorted(rows)
+    ]
 
 
 def selected_dsr_ids(**filters) -> list[int]:

@@ -37,11 +37,12 @@ def delete_dsrs(dsrs: Iterable[DSR]) -> None:
         try:
             with transaction.atomic(), partitions.lock_wait_limited():
                 # The rows' copy names as of now: a copy being written meanwhile waits for its row.
-                copies = list(
+                rows = (
                     DSR.objects.select_for_update()
                     .filter(id__in=[dsr.id for dsr in dsrs])
-                    .values_list("columnar_copy", flat=True)
+                    .values_list("columnar_copy", "resource_segment")
                 )
+                copies = [name for names in rows for name in names]
                 for dsr in dsrs:
                     partitions.drop_partition(dsr.id)
                     DSR.objects.filter(id=dsr.id).delete()

@@ -43,6 +43,13 @@ def answer(dsr_ids: list[int], number: int) -> bytes | None:
     return bytes(found[0]) if found else None
 
 
+def is_kept(dsr_ids: list[int]) -> bool:
+    """Whether an answer over `dsr_ids` is kept, for any N."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT EXISTS (SELECT FROM dsrs_percentile_answer WHERE dsr_ids = %s::bigint[])", [dsr_ids])
+        return cursor.fetchone()[0]
+
+
 def keep(dsr_ids: list[int], number: int, total_units: int, head: Iterable[tuple[int, str]]) -> None:
     """Keep the head ((revenue before, resource JSON) in rank order) of the top `number` percent
     over `dsr_ids`, in place of a smaller one."""

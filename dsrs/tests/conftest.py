@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import setup_databases, teardown_databases
 
 from dsrs.ingest.service import Outcome, ingest_dsr
 from dsrs.models import DSR
+from dsrs.storage.columnar import jobs, segments
 from dsrs.storage.deletion import delete_dsrs
 from dsrs.tests.support.database import usage_partitions
 
@@ -59,13 +60,17 @@ def test_database(django_db_setup, django_db_blocker):
 def committed_db(test_database, django_db_blocker):
     """The test database outside a test transaction: what the test writes is committed, since the
     percentile query's own connections see committed DSRs only. Its DSRs go afterwards (the
-    reference data, loaded by migrations, stays)."""
+    reference data, loaded by migrations, stays), with the jobs their commits queued and the
+    descriptions of their segments."""
     assert connection.settings_dict["NAME"].startswith("test_")
     with django_db_blocker.unblock():
         try:
             yield
         finally:
             delete_dsrs(DSR.objects.all())
+            with connection.cursor() as cursor:
+                cursor.execute("DELETE FROM procrastinate_jobs WHERE queue_name = %s", [jobs.QUEUE])
+                cursor.execute("TRUNCATE dsrs_resource_description")
 
 
 @pytest.fixture(autouse=True)
@@ -82,6 +87,17 @@ class SmallCatalogue:
     gb_spotify: int  # GBP at 0.5 per EUR, January
     no_spotify: int  # NOK at 10 per EUR, February
     es_youtube: int  # EUR, January
+
+
+@pytest.fixture
+def segments_at_commit(monkeypatch):
+    """Ingestion writes each DSR's resource segment as soon as it commits, as a worker does right
+    after (dsrs.storage.columnar.jobs)."""
+
+    def write_at_commit(dsrs):
+        transaction.on_commit(lambda: [segments.write_segment(dsr) for dsr in dsrs])
+
+    monkeypatch.setattr(jobs, "queue_segments", write_at_commit)
 
 
 @pytest.fixture

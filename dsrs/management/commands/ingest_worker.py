@@ -1,4 +1,5 @@
-"""`manage.py ingest_worker`: where a worker process ingests queued imports, until SIGINT or
+"""`manage.py ingest_worker`: where a worker process ingests queued imports, and writes the faster
+forms of the DSRs' lines after their commit (dsrs.storage.columnar.jobs), until SIGINT or
 SIGTERM (the running jobs finish first). Start as many as the machines have cores to spare,
 anywhere that reaches the database and the imports storage."""
 
@@ -9,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from dsrs.imports.tasks import QUEUE
 from dsrs.imports.worker import run_worker
+from dsrs.storage.columnar.jobs import QUEUE as DERIVED_QUEUE
 
 
 def positive_int(text: str) -> int:
@@ -34,10 +36,12 @@ class Command(BaseCommand):
             dest="queues",
             action="append",
             metavar="NAME",
-            help=f"a queue to take jobs from, repeatable (default: {QUEUE})",
+            help=f"a queue to take jobs from, repeatable (default: {QUEUE} and {DERIVED_QUEUE})",
         )
 
     def handle(self, *args, concurrency: int, queues: list[str] | None, **options) -> None:
         run_worker(
-            name=f"ingest-{socket.gethostname()}-{os.getpid()}", queues=queues or [QUEUE], concurrency=concurrency
+            name=f"ingest-{socket.gethostname()}-{os.getpid()}",
+            queues=queues or [QUEUE, DERIVED_QUEUE],
+            concurrency=concurrency,
         )

@@ -5,8 +5,9 @@ from dsrs.storage.columnar import rebuild
 
 class Command(BaseCommand):
     help = (
-        "Write the columnar copy (COLUMNAR_DIR) of each ingested DSR that has none, from its lines in "
-        "PostgreSQL, and remove the files no DSR names. The percentile query reads the copies."
+        "Write the columnar copy and the resource segment (COLUMNAR_DIR) of each ingested DSR that has "
+        "none, from its lines in PostgreSQL, and remove the files no DSR names and the resource descriptions "
+        "no segment names. The percentile query reads them."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -16,9 +17,17 @@ class Command(BaseCommand):
         rebuilt = rebuild(every=all)
         for dsr_id in rebuilt.written:
             self.stdout.write(f"DSR {dsr_id}: columnar copy written")
+        for dsr_id in rebuilt.segments:
+            self.stdout.write(f"DSR {dsr_id}: resource segment written")
+        pruned = (
+            "descriptions not pruned: a resource segment is missing on this machine"
+            if rebuilt.descriptions_removed is None
+            else f"{_counted(rebuilt.descriptions_removed, 'description', 'descriptions')} no segment named removed"
+        )
         self.stdout.write(
-            f"{_counted(len(rebuilt.written), 'columnar copy', 'columnar copies')} written, "
-            f"{_counted(len(rebuilt.removed), 'file', 'files')} no DSR named removed"
+            f"{_counted(len(rebuilt.written), 'columnar copy', 'columnar copies')} and "
+            f"{_counted(len(rebuilt.segments), 'resource segment', 'resource segments')} written, "
+            f"{_counted(len(rebuilt.removed), 'file', 'files')} no DSR named removed, {pruned}"
         )
 
 

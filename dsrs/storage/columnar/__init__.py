@@ -12,6 +12,8 @@ PostgreSQL stays the system of record:
   committed named in its row (`columnar_copy`); queries read only copies that committed rows name;
 - removed with its DSR, once the deletion commits; `rebuild_columnar` writes missing copies again
   and removes files no DSR names.
+Its resource segment, the form the percentile ranks fastest, is written after the commit by a
+worker (dsrs.storage.columnar.segments, jobs), and follows the same rules.
 """
 
 import logging
@@ -31,6 +33,7 @@ from dsrs.models import DSR
 from dsrs.storage.columnar.copy_text import PARQUET
 from dsrs.storage.columnar.paths import WRITING, copy_path, directory, new_name, scratch_folder
 from dsrs.storage.columnar.read_back import write_from_database
+from dsrs.storage.columnar.segments import prune_descriptions, write_segment
 from dsrs.storage.columnar.streamed import StreamedCopies, streamed_copies
 
 __all__ = [
@@ -117,29 +120,39 @@ def remove_copies(names: Iterable[str]) -> None:
 @dataclass
 class Rebuilt:
     written: list[int] = field(default_factory=list)  # DSR ids
+    segments: list[int] = field(default_factory=list)  # DSR ids
     removed: list[str] = field(default_factory=list)  # file names no DSR named
+    descriptions_removed: int | None = 0  # None: not pruned, a segment missing here
 
 
 def rebuild(*, every: bool = False) -> Rebuilt:
-    """Write the copy of each ingested DSR that has none, or whose file this machine does not
-    see (`every`: of each ingested DSR), and remove the files that no DSR names."""
+    """Write the copy and the resource segment of each ingested DSR that has none, or whose file
+    this machine does not see (`every`: of each ingested DSR), remove the files that no DSR names
+    and the descriptions no segment names."""
     rebuilt = Rebuilt()
     for dsr in DSR.objects.filter(status=DSR.Status.INGESTED).order_by("id"):
-        if (every or not dsr.columnar_copy or not copy_path(dsr.columnar_copy).exists()) and write_copy(dsr):
+        if _missing(dsr.columnar_copy, every) and write_copy(dsr):
             rebuilt.written.append(dsr.id)
+        if _missing(dsr.resource_segment, every) and write_segment(dsr):
+            rebuilt.segments.append(dsr.id)
     for path in _unnamed_copies():
         path.unlink(missing_ok=True)
         rebuilt.removed.append(path.name)
     for folder in _abandoned_scratch_folders():
         rebuilt.removed += [path.name for path in folder.iterdir()]
         shutil.rmtree(folder, ignore_errors=True)
+    rebuilt.descriptions_removed = prune_descriptions()
     return rebuilt
+
+
+def _missing(name: str, every: bool) -> bool:
+    return every or not name or not copy_path(name).exists()
 
 
 def _unnamed_copies() -> list[Path]:
     """Copies no DSR names (a crash between the rename and the row's update), left alone for
     UNNAMED_GRACE_SECONDS: one may be being published."""
-    named = set(DSR.objects.exclude(columnar_copy="").values_list("columnar_copy", flat=True))
+    named = {name for names in DSR.objects.values_list("columnar_copy", "resource_segment") for name in names}
     old = time.time() - UNNAMED_GRACE_SECONDS
     return [path for path in directory().glob("dsr-*") if path.name not in named and path.stat().st_mtime < old]
 

@@ -30,14 +30,14 @@ def write_from_database(dsr: DSR, scratch: Path, name: str) -> Path:
     """The copy of `dsr`'s lines at `scratch`/`name`. Raises psycopg.errors.UndefinedTable when the
     DSR is gone (deleted or replaced)."""
     lines = scratch / "lines.csv"
-    _copy_lines_out(dsr, lines)
+    copy_lines_out(dsr, lines)
     written = scratch / name
     _write_parquet(lines, written)
     lines.unlink()
     return written
 
 
-def _copy_lines_out(dsr: DSR, path: Path) -> None:
+def copy_lines_out(dsr: DSR, path: Path) -> None:
     """The DSR's lines as CSV at `path`. One connection: psycopg hands over COPY output a row at a
     time, so a second connection in a thread only contends for the GIL (it was slower split in two)."""
     statement = sql.SQL(

@@ -20,11 +20,14 @@ from dsrs.percentile.selection import selected_dsrs
 pytestmark = pytest.mark.usefixtures("committed_db")
 
 
-@pytest.fixture(autouse=True, params=["duckdb", "postgresql"])
+@pytest.fixture(autouse=True, params=["segments", "duckdb", "postgresql"])
 def engine(request, settings):
-    """Every behaviour holds whichever engine ranks: DuckDB over the DSRs' columnar copies (heads
-    below 100%), or PostgreSQL when the DSRs have none."""
-    settings.COLUMNAR_COPIES = request.param == "duckdb"
+    """Every behaviour holds whichever engine ranks: DuckDB over the DSRs' resource segments or,
+    before the workers have written them, over their columnar copies (heads below 100%), or
+    PostgreSQL when the DSRs have none."""
+    settings.COLUMNAR_COPIES = request.param != "postgresql"
+    if request.param == "segments":
+        request.getfixturevalue("segments_at_commit")
     return request.param
 
 

@@ -137,6 +137,14 @@ def test_a_selection_beyond_duckdbs_memory_is_ranked_by_postgresql(small_catalog
     )
 
 
+def test_a_total_times_n_beyond_32_bits_is_ranked_by_duckdb(write_dsr, only):
+    # 4 EUR = 400,000,000 units, times N=50: beyond a 32-bit integer.
+    ingest_dsr(path=write_dsr(GBP, ["a\tt\ta\ti\t1\t3", "b\tt\ta\ti\t1\t1"]), eur_rate=Decimal(1))
+    only("duckdb")
+
+    assert ranked(top_percentile_resources(number=50)) == [("Spotify", "a", Decimal(3))]
+
+
 def test_copies_off_writes_none_and_postgresql_ranks(settings, write_dsr, only):
     settings.COLUMNAR_COPIES = False
     dsr = ingest_dsr(path=write_dsr(GBP, ["a\tt\ta\ti\t1\t1"]), eur_rate=Decimal(1)).dsr
@@ -168,6 +176,7 @@ def test_a_replaced_dsr_loses_its_copy_and_its_replacement_has_one(write_dsr):
     assert copy_rows(DSR.objects.get(id=result.dsr.id)) == [("a", "t", "a", "i", 1, 200_000_000)]
 
 
+@pytest.mark.usefixtures("segments_at_commit")
 def test_rebuild_columnar_writes_missing_copies_and_removes_old_files_no_dsr_names(small_catalogue, capsys):
     without = DSR.objects.get(id=small_catalogue.no_spotify)
     columnar.copy_path(without.columnar_copy).unlink()
@@ -185,7 +194,8 @@ def test_rebuild_columnar_writes_missing_copies_and_removes_old_files_no_dsr_nam
         [
             f"DSR {small_catalogue.gb_spotify}: columnar copy written",
             f"DSR {small_catalogue.no_spotify}: columnar copy written",
-            "2 columnar copies written, 1 file no DSR named removed",
+            "2 columnar copies and 0 resource segments written, 1 file no DSR named removed, "
+            "0 descriptions no segment named removed",
         ]
     )
     # The file of gb_spotify's cleared name is recent too: one may be being written, it stays.
@@ -206,6 +216,7 @@ def test_rebuild_columnar_all_writes_every_copy_again(small_catalogue):
     assert not any(columnar.copy_path(name).exists() for name in before.values())
 
 
+@pytest.mark.usefixtures("segments_at_commit")
 def test_rebuild_columnar_removes_the_folders_of_writes_cut_short_an_hour_ago(small_catalogue, capsys):
     def folder_of_a_write(name: str, *, age: float) -> Path:
         folder = columnar.directory() / WRITING / name
@@ -221,6 +232,9 @@ def test_rebuild_columnar_removes_the_folders_of_writes_cut_short_an_hour_ago(sm
 
     call_command("rebuild_columnar")
 
-    assert capsys.readouterr().out == "0 columnar copies written, 2 files no DSR named removed\n"
+    assert capsys.readouterr().out == (
+        "0 columnar copies and 0 resource segments written, 2 files no DSR named removed, "
+        "0 descriptions no segment named removed\n"
+    )
     assert (cut_short.exists(), being_written.exists()) == (False, True)
     shutil.rmtree(being_written)
