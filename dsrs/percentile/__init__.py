@@ -116,9 +116,9 @@ def _ranking(dsrs: list[SelectedDsr], number: int) -> Ranking | ColumnarRanking 
 
 def segment_ranking(dsrs: list[SelectedDsr], number: int | None) -> SegmentRanking | None:
     """DuckDB's ranking over resource segments, when every selected DSR has one that this machine
-    sees, the question is not N=100, and the segments give the answer exactly (see
-    segment_ranking). `number` None: the largest N whose head can be kept."""
-    if not settings.COLUMNAR_COPIES or number == 100:
+    sees and the segments give the answer exactly (see segment_ranking). `number` None: the largest
+    N whose head can be kept."""
+    if not settings.COLUMNAR_COPIES:
         return None
     segments = {dsr.id: columnar.copy_path(dsr.resource_segment) for dsr in dsrs if dsr.resource_segment}
     if len(segments) < len(dsrs) or not all(os.path.exists(path) for path in segments.values()):

@@ -1,19 +1,20 @@
 """The top-percentile ranking computed by DuckDB, in this process, over the selected DSRs' resource
 segments (dsrs.storage.columnar.segments): the same answer as dsrs.percentile.ranking, at the same
 exact arithmetic, from one row per resource and DSR instead of one per line, keyed by a 16-byte
-resource key instead of its dsp_id, and without reading any title, artists or isrc but the head's.
+resource key instead of its dsp_id, and reading the title, artists and isrc of the head only.
 
-1. the segments' exact units are summed per resource key into a temporary table and counted by
-   revenue class (ranking.Histogram), which gives the total and the lowest class the head reaches
-   into; the resources of that class and above are the candidates;
-2. the candidates' rows are read from the segments again (usages, DSR, description), and their
-   descriptions fetched from PostgreSQL (one row per distinct description);
+1. below N=100, the segments' exact units are summed per resource key into a temporary table and
+   counted by revenue class (ranking.Histogram), which gives the total and the lowest class the
+   head reaches into: the resources of that class and above are the candidates, whose rows are
+   read from the segments again; at N=100 every resource is, in one pass;
+2. each candidate's rows give its usages, its DSRs, and which description of which DSR holds its
+   most recent non-empty title, artists and isrc; those descriptions (a few per resource) are
+   fetched from PostgreSQL;
 3. the candidates are ranked (revenue, then dsp_id, then DSP, in binary order), cut at N% of the
-   total, and leave as the API's JSON text, in rank order, with the most recent DSR's non-empty
-   metadata (columnar_ranking's rules).
-A key that two dsp_ids share, or a description PostgreSQL lacks, raises UnusableSegments, and the
+   total, and leave as the API's JSON text, in rank order, FETCH_ROWS at a time.
+Two identities under one key, or a description PostgreSQL lacks, raise UnusableSegments, and the
 lines rank instead. DuckDB holds at most COLUMNAR_MEMORY_LIMIT (it spills beyond). With `number`
-None, the ranking is that of the largest N whose head the histogram bounds by
+None, the ranking is that of the largest N below 100 whose head the histogram bounds by
 PERCENTILE_CACHE_RESOURCES: what warming keeps (dsrs.percentile.warming).
 """
 
@@ -24,11 +25,12 @@ from pathlib import Path
 
 import duckdb
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 from dsrs.percentile.columnar_ranking import REVENUE_JSON
 from dsrs.percentile.ranking import CLASSES_PER_E, FETCH_ROWS, Histogram
 from dsrs.percentile.selection import SelectedDsr
+from dsrs.storage.columnar.copy_text import quoted
 
 
 class UnusableSegments(Exception):
@@ -48,29 +50,24 @@ GROUP BY 1
 
 _CANDIDATES = """
 CREATE TEMPORARY TABLE candidates AS
-SELECT resource, units FROM resources WHERE floor($classes_per_e * ln(units::DOUBLE))::INTEGER >= $cut
+SELECT resource FROM resources WHERE floor($classes_per_e * ln(units::DOUBLE))::INTEGER >= $cut
 """
 
-_FOUND = """
-CREATE TEMPORARY TABLE found AS
-SELECT s.resource, s.dsr_id, s.usages, s.description
-FROM read_parquet($segments) s SEMI JOIN candidates c ON s.resource = c.resource
+# Per candidate (`rows`: its segments' rows): sums, DSRs, and the descriptions to read.
+_DETAILS = """
+CREATE TEMPORARY TABLE details AS
+SELECT s.resource, sum(s.units)::HUGEINT AS units, sum(s.usages) AS usages, list_sort(list(s.dsr_id)) AS dsrs,
+       any_value(r.dsp) AS dsp, min(s.identity) <> max(s.identity) AS shared,
+       arg_max(s.description, r.recency) AS described_by,
+       arg_max(s.description, r.recency) FILTER (WHERE s.has_title) AS title_by,
+       arg_max(s.description, r.recency) FILTER (WHERE s.has_artists) AS artists_by,
+       arg_max(s.description, r.recency) FILTER (WHERE s.has_isrc) AS isrc_by
+FROM {rows} s JOIN selected r USING (dsr_id)
+GROUP BY s.resource
+HAVING sum(s.units) > 0
 """
-
-_DESCRIBED = """
-CREATE TEMPORARY TABLE described AS
-SELECT f.resource, c.units, any_value(r.dsp) AS dsp, min(d.dsp_id) AS dsp_id,
-       count(DISTINCT (r.dsp, d.dsp_id)) AS identities, count(*) - count(d.digest) AS undescribed,
-       coalesce(arg_max(d.title, r.recency) FILTER (WHERE d.title <> ''), '') AS title,
-       coalesce(arg_max(d.artists, r.recency) FILTER (WHERE d.artists <> ''), '') AS artists,
-       coalesce(arg_max(d.isrc, r.recency) FILTER (WHERE d.isrc <> ''), '') AS isrc,
-       sum(f.usages) AS usages, list_sort(list(f.dsr_id)) AS dsrs
-FROM found f
-JOIN candidates c USING (resource)
-JOIN selected r USING (dsr_id)
-LEFT JOIN descriptions d ON d.digest = f.description
-GROUP BY f.resource, c.units
-"""
+_CANDIDATE_ROWS = "(SELECT * FROM read_parquet($segments) SEMI JOIN candidates USING (resource))"
+_EVERY_ROW = "read_parquet($segments)"
 
 _HEAD = """
 CREATE TEMPORARY TABLE head AS
@@ -79,12 +76,20 @@ FROM (
     SELECT *, coalesce(sum(units) OVER (
                ORDER BY units DESC, dsp_id, dsp ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
            ), 0) AS before
-    FROM described
+    FROM (
+        SELECT x.resource, x.units, x.usages, x.dsrs, x.dsp, d.dsp_id,
+               coalesce(t.title, '') AS title, coalesce(a.artists, '') AS artists, coalesce(i.isrc, '') AS isrc
+        FROM details x
+        JOIN descriptions d ON d.digest = x.described_by
+        LEFT JOIN descriptions t ON t.digest = x.title_by
+        LEFT JOIN descriptions a ON a.digest = x.artists_by
+        LEFT JOIN descriptions i ON i.digest = x.isrc_by
+    )
 )
 WHERE before * 100 < $total::HUGEINT * $number
 """
 
-_DETAILS = """
+_JSON = """
 SELECT before, concat(
     '{{"dsp":', to_json(dsp), ',"dsp_id":', to_json(dsp_id),
     ',"title":', to_json(title), ',"artists":', to_json(artists), ',"isrc":', to_json(isrc),
@@ -93,12 +98,20 @@ FROM head
 ORDER BY units DESC, dsp_id, dsp
 """
 
+_DESCRIPTION_COLUMNS = {
+    "digest": "UUID",
+    "dsp_id": "VARCHAR",
+    "title": "VARCHAR",
+    "artists": "VARCHAR",
+    "isrc": "VARCHAR",
+}
+
 
 class SegmentRanking:
     """The ranking of the resources of `dsrs` for the top `number` percent (None: the largest N
     whose head can be kept), from the segments at `segments` ({dsr id: path}). As
     dsrs.percentile.ranking.Ranking: creating it finds the head, so `number`, `total` and
-    `candidates` are known; `head()` streams it."""
+    `candidates` (the head's size) are known; `head()` streams it."""
 
     def __init__(self, dsrs: list[SelectedDsr], number: int | None, segments: dict[int, Path]) -> None:
         self.files = [str(segments[dsr.id]) for dsr in dsrs]
@@ -106,31 +119,31 @@ class SegmentRanking:
         self.duck = duckdb.connect(
             config={"memory_limit": settings.COLUMNAR_MEMORY_LIMIT, "temp_directory": str(self.scratch)}
         )
+        self.details = None
         try:
             self.duck.execute("CREATE TEMPORARY TABLE selected (dsr_id BIGINT, dsp VARCHAR, recency INTEGER)")
             self.duck.executemany(
                 "INSERT INTO selected VALUES (?, ?, ?)", [(dsr.id, dsr.dsp, dsr.recency) for dsr in dsrs]
             )
-            cut = self._cut(number)
-            if cut is None:
-                self.details = None
-                return
-            self.duck.execute(_CANDIDATES, {"classes_per_e": CLASSES_PER_E, "cut": cut})
-            self.duck.execute("DROP TABLE resources")
-            self.duck.execute(_FOUND, {"segments": self.files})
+            if number == 100:
+                self.number = 100
+                self.duck.execute(_DETAILS.format(rows=_EVERY_ROW), {"segments": self.files})
+                (total,) = self.duck.execute("SELECT sum(units) FROM details").fetchone()
+                self.total = int(total or 0)
+            else:
+                cut = self._cut(number)
+                if cut is None:
+                    self.candidates = 0
+                    return
+                self.duck.execute(_CANDIDATES, {"classes_per_e": CLASSES_PER_E, "cut": cut})
+                self.duck.execute("DROP TABLE resources")
+                self.duck.execute(_DETAILS.format(rows=_CANDIDATE_ROWS), {"segments": self.files})
+            self._check_identities()
             self._fetch_descriptions()
-            self.duck.execute(_DESCRIBED)
-            identities, undescribed = self.duck.execute(
-                "SELECT coalesce(max(identities), 1), coalesce(sum(undescribed), 0) FROM described"
-            ).fetchone()
-            if identities > 1:
-                raise UnusableSegments("two resources share a key")
-            if undescribed:
-                raise UnusableSegments(f"{undescribed} rows of the head have no description")
             self.duck.execute(_HEAD, {"total": self.total, "number": self.number})
             (self.candidates,) = self.duck.execute("SELECT count(*) FROM head").fetchone()
             # Run to its end here, so that a failure (memory) comes before any of it is sent.
-            self.details = self.duck.execute(_DETAILS.format(revenue=REVENUE_JSON))
+            self.details = self.duck.execute(_JSON.format(revenue=REVENUE_JSON))
         except BaseException:
             self.close()
             raise
@@ -149,33 +162,42 @@ class SegmentRanking:
         cut, self.candidates = histogram.cut(number)
         return cut
 
+    def _check_identities(self) -> None:
+        (shared,) = self.duck.execute("SELECT count(*) FILTER (WHERE shared) FROM details").fetchone()
+        if shared:
+            raise UnusableSegments(f"{shared} of the head's keys stand for two resources or more")
+
     def _fetch_descriptions(self) -> None:
-        """Table `descriptions`: PostgreSQL's rows of the candidates' descriptions, through a CSV file."""
-        digests = [str(digest) for (digest,) in self.duck.execute("SELECT DISTINCT description FROM found").fetchall()]
-        path = self.scratch / "descriptions.csv"
-        connection.ensure_connection()
-        with connection.cursor() as cursor, open(path, "wb") as out:
+        """Table `descriptions`: PostgreSQL's rows of the descriptions `details` names, through CSV
+        files (a temporary table of their digests on the way in)."""
+        wanted, found = self.scratch / "wanted.csv", self.scratch / "descriptions.csv"
+        self.duck.execute(
+            "COPY (SELECT DISTINCT digest FROM (SELECT unnest([described_by, title_by, artists_by, isrc_by]) AS digest "
+            f"FROM details) WHERE digest IS NOT NULL) TO {quoted(str(wanted))} (FORMAT csv, HEADER false)"
+        )
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("CREATE TEMPORARY TABLE wanted (digest uuid) ON COMMIT DROP")
+            with open(wanted, "rb") as source, cursor.copy("COPY wanted FROM STDIN (FORMAT csv)") as copy:
+                while data := source.read(1 << 20):
+                    copy.write(data)
             statement = (
-                "COPY (SELECT digest, dsp_id, title, artists, isrc FROM dsrs_resource_description "
-                "WHERE digest = ANY(%s::uuid[])) TO STDOUT (FORMAT csv, FORCE_QUOTE *)"
+                "COPY (SELECT d.digest, d.dsp_id, d.title, d.artists, d.isrc FROM dsrs_resource_description d "
+                "JOIN wanted USING (digest)) TO STDOUT (FORMAT csv, FORCE_QUOTE *)"
             )
-            with cursor.copy(statement, [digests]) as copy:
+            with open(found, "wb") as out, cursor.copy(statement) as copy:
                 for data in copy:
                     out.write(data)
         self.duck.execute(
             "CREATE TEMPORARY TABLE descriptions AS SELECT * FROM read_csv($path, header = false, auto_detect = false, "
             "quote = '\"', escape = '\"', allow_quoted_nulls = false, columns = $columns)",
-            {
-                "path": str(path),
-                "columns": {
-                    "digest": "UUID",
-                    "dsp_id": "VARCHAR",
-                    "title": "VARCHAR",
-                    "artists": "VARCHAR",
-                    "isrc": "VARCHAR",
-                },
-            },
+            {"path": str(found), "columns": _DESCRIPTION_COLUMNS},
         )
+        (missing,) = self.duck.execute(
+            "SELECT count(*) FROM (SELECT DISTINCT digest FROM (SELECT unnest([described_by, title_by, artists_by, "
+            "isrc_by]) AS digest FROM details) WHERE digest IS NOT NULL) ANTI JOIN descriptions USING (digest)"
+        ).fetchone()
+        if missing:
+            raise UnusableSegments(f"{missing} descriptions of the head are missing")
 
     def __enter__(self) -> "SegmentRanking":
         return self

@@ -6,11 +6,15 @@ A segment is a Parquet file of one row per resource the DSR reports:
   DuckDB groups as one 128-bit integer, several times faster than a 30-character string);
 - `units` and `usages`: the exact sums of its lines' EUR units (dsrs.money.line_units) and usages;
 - `description`: the MD5 of its description in this DSR (dsp_id and the greatest title, artists
-  and isrc of its lines, in binary order), a row of table dsrs_resource_description.
+  and isrc of its lines, in binary order), a row of table dsrs_resource_description, and
+  `has_title`, `has_artists`, `has_isrc`: whether that description has each one non-empty, so that
+  the most recent DSR's non-empty value of each is found without reading any;
+- `identity`: a second digest of its DSP and dsp_id, another half of another MD5, which tells two
+  resources apart if their keys were ever the same.
 A description is stored once however many DSRs report it so: the details of a head read one narrow
 row per resource of the head instead of every wide line that reports it. An MD5 stands for the
 text it digests: two different texts with the same one are not known, and a query meeting two
-dsp_ids under one key refuses the segments and ranks from the lines.
+identities under one key refuses the segments and ranks from the lines.
 
 Segments are derived data, written by a worker after the DSR is committed (dsrs.storage.columnar.
 jobs) from PostgreSQL's lines, atomically (a scratch file renamed, then named in the DSR's row),
@@ -50,6 +54,11 @@ def resource_key(dsp: str, dsp_id: str) -> str:
     return f"md5(length({dsp})::VARCHAR || ':' || {dsp} || {dsp_id})::UUID"
 
 
+def resource_identity(dsp: str, dsp_id: str) -> str:
+    """The SQL of a second digest of a resource, independent of its key."""
+    return f"md5_number_lower('identity ' || length({dsp})::VARCHAR || ':' || {dsp} || {dsp_id})"
+
+
 def _description_key(*columns: str) -> str:
     return "md5(" + " || ".join(f"length({column})::VARCHAR || ':' || {column}" for column in columns) + ")::UUID"
 
@@ -57,7 +66,7 @@ def _description_key(*columns: str) -> str:
 # The DSR's resources, summed from the CSV of its lines (read_back.COLUMNS).
 _RESOURCES = """
 CREATE TEMPORARY TABLE resources AS
-SELECT {resource} AS resource, $dsr_id::BIGINT AS dsr_id, dsp_id,
+SELECT {resource} AS resource, {identity} AS identity, $dsr_id::BIGINT AS dsr_id, dsp_id,
        sum(units)::DECIMAL(38,0) AS units, sum(usages)::BIGINT AS usages,
        max(title) AS title, max(artists) AS artists, max(isrc) AS isrc
 FROM (SELECT $dsp AS dsp, * FROM read_csv($lines, header = false, auto_detect = false, quote = '"', escape = '"',
@@ -94,12 +103,13 @@ def _summed(dsr: DSR, lines: Path, segment: Path, descriptions: Path) -> None:
     config = {"memory_limit": WRITER_MEMORY, "preserve_insertion_order": False}
     with duckdb.connect(config=config) as duck:
         duck.execute(
-            _RESOURCES.format(resource=resource_key("dsp", "dsp_id")),
+            _RESOURCES.format(resource=resource_key("dsp", "dsp_id"), identity=resource_identity("dsp", "dsp_id")),
             {"dsr_id": dsr.id, "dsp": dsr.dsp, "lines": str(lines), "columns": COLUMNS},
         )
         description = _description_key("dsp_id", "title", "artists", "isrc")
         duck.execute(
-            f"COPY (SELECT resource, dsr_id, units, usages, {description} AS description FROM resources) "
+            f"COPY (SELECT resource, identity, dsr_id, units, usages, {description} AS description, "
+            "title <> '' AS has_title, artists <> '' AS has_artists, isrc <> '' AS has_isrc FROM resources) "
             f"TO {quoted(str(segment))} (FORMAT parquet)"
         )
         # Quoted, so that PostgreSQL's CSV reads an empty field as an empty string, not NULL.

@@ -34,7 +34,10 @@ def job_statuses() -> list[tuple]:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT (args->>'import_id')::bigint, status FROM procrastinate_jobs ORDER BY id")
+        cursor.execute(
+            "SELECT (args->>'import_id')::bigint, status FROM procrastinate_jobs "
+            "WHERE task_name = 'ingest_import' ORDER BY id"
+        )
         return cursor.fetchall()
 
 

@@ -64,7 +64,10 @@ def jobs() -> list[tuple]:
 
     def settled():
         with connection.cursor() as cursor:
-            cursor.execute("SELECT (args->>'import_id')::bigint, status, attempts FROM procrastinate_jobs ORDER BY id")
+            cursor.execute(
+                "SELECT (args->>'import_id')::bigint, status, attempts FROM procrastinate_jobs "
+                "WHERE task_name = 'ingest_import' ORDER BY id"
+            )
             rows = cursor.fetchall()
         return rows if all(status not in ("todo", "doing") for _, status, _ in rows) else None
 

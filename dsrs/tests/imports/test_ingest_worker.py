@@ -12,12 +12,12 @@ def started(monkeypatch) -> list[dict]:
     return calls
 
 
-def test_by_default_one_import_at_a_time_from_the_imports_queue(started):
+def test_by_default_one_job_at_a_time_from_the_imports_and_derived_queues(started):
     call_command("ingest_worker")
 
     assert (started[0]["concurrency"], started[0]["queues"], started[0]["name"].startswith("ingest-")) == (
         1,
-        ["imports"],
+        ["imports", "derived"],
         True,
     )
 

@@ -142,7 +142,7 @@ def test_a_missing_description_gives_the_answer_from_the_lines(small_catalogue, 
 
     assert ranked(top_percentile_resources(number=70)) == HEAD_70
     assert ranked_by == ["segments", "copies"]
-    assert "ranked from the lines: 2 rows of the head have no description" in caplog.text
+    assert "ranked from the lines: 2 descriptions of the head are missing" in caplog.text
 
 
 def test_two_resources_under_one_key_give_the_answer_from_the_lines(write_dsr, monkeypatch, ranked_by, caplog):
@@ -153,7 +153,7 @@ def test_two_resources_under_one_key_give_the_answer_from_the_lines(write_dsr, m
 
     assert ranked(top_percentile_resources(number=50)) == [("Spotify", "a", Decimal(3))]
     assert ranked_by == ["segments", "copies"]
-    assert "ranked from the lines: two resources share a key" in caplog.text
+    assert "ranked from the lines: 1 of the head's keys stand for two resources or more" in caplog.text
 
 
 def test_deleting_a_dsr_removes_its_segment(small_catalogue):
