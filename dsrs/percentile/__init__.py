@@ -108,13 +108,13 @@ def _ranking(dsrs: list[SelectedDsr], number: int) -> Ranking | ColumnarRanking 
     """DuckDB's when it can rank this selection (see segment_ranking and _columnar_ranking), else
     PostgreSQL's."""
     return (
-        segment_ranking(dsrs, number)
+        ranking_over_segments(dsrs, number)
         or _columnar_ranking(dsrs, number)
         or Ranking(dsrs, number, settings.PERCENTILE_WORKERS)
     )
 
 
-def segment_ranking(dsrs: list[SelectedDsr], number: int | None) -> SegmentRanking | None:
+def ranking_over_segments(dsrs: list[SelectedDsr], number: int | None) -> SegmentRanking | None:
     """DuckDB's ranking over resource segments, when every selected DSR has one that this machine
     sees and the segments give the answer exactly (see segment_ranking). `number` None: the largest
     N whose head can be kept."""

@@ -3,15 +3,17 @@ segments (dsrs.storage.columnar.segments): the same answer as dsrs.percentile.ra
 exact arithmetic, from one row per resource and DSR instead of one per line, keyed by a 16-byte
 resource key instead of its dsp_id, and reading the title, artists and isrc of the head only.
 
-1. below N=100, the segments' exact units are summed per resource key into a temporary table and
-   counted by revenue class (ranking.Histogram), which gives the total and the lowest class the
-   head reaches into: the resources of that class and above are the candidates, whose rows are
-   read from the segments again; at N=100 every resource is, in one pass;
+1. the segments' exact units are summed per resource key into a temporary table and counted by
+   revenue class (ranking.Histogram), which gives the total and the lowest class the head reaches
+   into: the resources of that class and above are the candidates, whose rows are read from the
+   segments again;
 2. each candidate's rows give its usages, its DSRs, and which description of which DSR holds its
    most recent non-empty title, artists and isrc; those descriptions (a few per resource) are
    fetched from PostgreSQL;
 3. the candidates are ranked (revenue, then dsp_id, then DSP, in binary order), cut at N% of the
    total, and leave as the API's JSON text, in rank order, FETCH_ROWS at a time.
+N=100 has no cut to find and describes every resource: it reads the descriptions the segments
+carry, in one pass, as the columnar copies' ranking does over the lines.
 Two identities under one key, or a description PostgreSQL lacks, raise UnusableSegments, and the
 lines rank instead. DuckDB holds at most COLUMNAR_MEMORY_LIMIT (it spills beyond). With `number`
 None, the ranking is that of the largest N below 100 whose head the histogram bounds by
@@ -53,7 +55,7 @@ CREATE TEMPORARY TABLE candidates AS
 SELECT resource FROM resources WHERE floor($classes_per_e * ln(units::DOUBLE))::INTEGER >= $cut
 """
 
-# Per candidate (`rows`: its segments' rows): sums, DSRs, and the descriptions to read.
+# Per candidate: sums, DSRs, and the descriptions to read.
 _DETAILS = """
 CREATE TEMPORARY TABLE details AS
 SELECT s.resource, sum(s.units)::HUGEINT AS units, sum(s.usages) AS usages, list_sort(list(s.dsr_id)) AS dsrs,
@@ -62,12 +64,27 @@ SELECT s.resource, sum(s.units)::HUGEINT AS units, sum(s.usages) AS usages, list
        arg_max(s.description, r.recency) FILTER (WHERE s.has_title) AS title_by,
        arg_max(s.description, r.recency) FILTER (WHERE s.has_artists) AS artists_by,
        arg_max(s.description, r.recency) FILTER (WHERE s.has_isrc) AS isrc_by
-FROM {rows} s JOIN selected r USING (dsr_id)
+FROM (SELECT * FROM read_parquet($segments) SEMI JOIN candidates USING (resource)) s JOIN selected r USING (dsr_id)
 GROUP BY s.resource
-HAVING sum(s.units) > 0
 """
-_CANDIDATE_ROWS = "(SELECT * FROM read_parquet($segments) SEMI JOIN candidates USING (resource))"
-_EVERY_ROW = "read_parquet($segments)"
+
+# N=100: every resource with revenue, described from the segments' own columns, in one pass.
+_EVERY_RESOURCE = """
+CREATE TEMPORARY TABLE head AS
+SELECT *, coalesce(sum(units) OVER (
+           ORDER BY units DESC, dsp_id, dsp ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+       ), 0) AS before
+FROM (
+    SELECT sum(s.units)::HUGEINT AS units, sum(s.usages) AS usages, list_sort(list(s.dsr_id)) AS dsrs,
+           any_value(r.dsp) AS dsp, any_value(s.dsp_id) AS dsp_id, min(s.identity) <> max(s.identity) AS shared,
+           coalesce(arg_max(s.title, r.recency) FILTER (WHERE s.title <> ''), '') AS title,
+           coalesce(arg_max(s.artists, r.recency) FILTER (WHERE s.artists <> ''), '') AS artists,
+           coalesce(arg_max(s.isrc, r.recency) FILTER (WHERE s.isrc <> ''), '') AS isrc
+    FROM read_parquet($segments) s JOIN selected r USING (dsr_id)
+    GROUP BY s.resource
+    HAVING sum(s.units) > 0
+)
+"""
 
 _HEAD = """
 CREATE TEMPORARY TABLE head AS
@@ -126,27 +143,40 @@ class SegmentRanking:
                 "INSERT INTO selected VALUES (?, ?, ?)", [(dsr.id, dsr.dsp, dsr.recency) for dsr in dsrs]
             )
             if number == 100:
-                self.number = 100
-                self.duck.execute(_DETAILS.format(rows=_EVERY_ROW), {"segments": self.files})
-                (total,) = self.duck.execute("SELECT sum(units) FROM details").fetchone()
-                self.total = int(total or 0)
+                self._every_resource()
             else:
-                cut = self._cut(number)
-                if cut is None:
-                    self.candidates = 0
-                    return
-                self.duck.execute(_CANDIDATES, {"classes_per_e": CLASSES_PER_E, "cut": cut})
-                self.duck.execute("DROP TABLE resources")
-                self.duck.execute(_DETAILS.format(rows=_CANDIDATE_ROWS), {"segments": self.files})
-            self._check_identities()
-            self._fetch_descriptions()
-            self.duck.execute(_HEAD, {"total": self.total, "number": self.number})
+                self._find_head(number)
             (self.candidates,) = self.duck.execute("SELECT count(*) FROM head").fetchone()
+            if not self.candidates:
+                return
             # Run to its end here, so that a failure (memory) comes before any of it is sent.
             self.details = self.duck.execute(_JSON.format(revenue=REVENUE_JSON))
         except BaseException:
             self.close()
             raise
+
+    def _every_resource(self) -> None:
+        """Table `head`, of N=100, and `number` and `total`."""
+        self.number = 100
+        self.duck.execute(_EVERY_RESOURCE, {"segments": self.files})
+        total, shared = self.duck.execute("SELECT sum(units), count(*) FILTER (WHERE shared) FROM head").fetchone()
+        self._refuse_shared_keys(shared)
+        self.total = int(total or 0)
+
+    def _find_head(self, number: int | None) -> None:
+        """Table `head`, of the top `number` percent (None: the largest N that can be kept), and
+        `number` and `total`."""
+        cut = self._cut(number)
+        if cut is None:
+            self.duck.execute("CREATE TEMPORARY TABLE head AS SELECT NULL AS before WHERE false")
+            return
+        self.duck.execute(_CANDIDATES, {"classes_per_e": CLASSES_PER_E, "cut": cut})
+        self.duck.execute("DROP TABLE resources")
+        self.duck.execute(_DETAILS, {"segments": self.files})
+        (shared,) = self.duck.execute("SELECT count(*) FILTER (WHERE shared) FROM details").fetchone()
+        self._refuse_shared_keys(shared)
+        self._fetch_descriptions()
+        self.duck.execute(_HEAD, {"total": self.total, "number": self.number})
 
     def _cut(self, number: int | None) -> int | None:
         """Sum the resources, set `total`, `number` and `candidates` (an upper bound of the head's
@@ -162,8 +192,8 @@ class SegmentRanking:
         cut, self.candidates = histogram.cut(number)
         return cut
 
-    def _check_identities(self) -> None:
-        (shared,) = self.duck.execute("SELECT count(*) FILTER (WHERE shared) FROM details").fetchone()
+    @staticmethod
+    def _refuse_shared_keys(shared: int) -> None:
         if shared:
             raise UnusableSegments(f"{shared} of the head's keys stand for two resources or more")
 

@@ -13,7 +13,7 @@ from django.conf import settings
 from procrastinate.contrib.django import app
 
 from dsrs.models import DSR
-from dsrs.percentile import segment_ranking
+from dsrs.percentile import ranking_over_segments
 from dsrs.percentile.selection import selected_dsrs
 from dsrs.storage import kept_answers
 from dsrs.storage.columnar.jobs import QUEUE, WARM_ANSWERS, WARM_PRIORITY
@@ -60,7 +60,7 @@ def warm_selection(**filters) -> bool:
     with kept_answers.computing(dsr_ids):
         if kept_answers.is_kept(dsr_ids):
             return True
-        ranking = segment_ranking(dsrs, None)
+        ranking = ranking_over_segments(dsrs, None)
         if ranking is None:
             return False
         with ranking:

@@ -10,7 +10,9 @@ A segment is a Parquet file of one row per resource the DSR reports:
   `has_title`, `has_artists`, `has_isrc`: whether that description has each one non-empty, so that
   the most recent DSR's non-empty value of each is found without reading any;
 - `identity`: a second digest of its DSP and dsp_id, another half of another MD5, which tells two
-  resources apart if their keys were ever the same.
+  resources apart if their keys were ever the same;
+- `dsp_id`, `title`, `artists`, `isrc`: that description itself, which N=100, reading every
+  resource, reads from the segments rather than from PostgreSQL.
 A description is stored once however many DSRs report it so: the details of a head read one narrow
 row per resource of the head instead of every wide line that reports it. An MD5 stands for the
 text it digests: two different texts with the same one are not known, and a query meeting two
@@ -66,12 +68,15 @@ def _description_key(*columns: str) -> str:
 # The DSR's resources, summed from the CSV of its lines (read_back.COLUMNS).
 _RESOURCES = """
 CREATE TEMPORARY TABLE resources AS
-SELECT {resource} AS resource, {identity} AS identity, $dsr_id::BIGINT AS dsr_id, dsp_id,
-       sum(units)::DECIMAL(38,0) AS units, sum(usages)::BIGINT AS usages,
-       max(title) AS title, max(artists) AS artists, max(isrc) AS isrc
-FROM (SELECT $dsp AS dsp, * FROM read_csv($lines, header = false, auto_detect = false, quote = '"', escape = '"',
-      allow_quoted_nulls = false, columns = $columns))
-GROUP BY dsp, dsp_id
+SELECT *, {description} AS description
+FROM (
+    SELECT {resource} AS resource, {identity} AS identity, $dsr_id::BIGINT AS dsr_id, dsp_id,
+           sum(units)::DECIMAL(38,0) AS units, sum(usages)::BIGINT AS usages,
+           max(title) AS title, max(artists) AS artists, max(isrc) AS isrc
+    FROM (SELECT $dsp AS dsp, * FROM read_csv($lines, header = false, auto_detect = false, quote = '"', escape = '"',
+          allow_quoted_nulls = false, columns = $columns))
+    GROUP BY dsp, dsp_id
+)
 """
 
 
@@ -103,18 +108,22 @@ def _summed(dsr: DSR, lines: Path, segment: Path, descriptions: Path) -> None:
     config = {"memory_limit": WRITER_MEMORY, "preserve_insertion_order": False}
     with duckdb.connect(config=config) as duck:
         duck.execute(
-            _RESOURCES.format(resource=resource_key("dsp", "dsp_id"), identity=resource_identity("dsp", "dsp_id")),
+            _RESOURCES.format(
+                resource=resource_key("dsp", "dsp_id"),
+                identity=resource_identity("dsp", "dsp_id"),
+                description=_description_key("dsp_id", "title", "artists", "isrc"),
+            ),
             {"dsr_id": dsr.id, "dsp": dsr.dsp, "lines": str(lines), "columns": COLUMNS},
         )
-        description = _description_key("dsp_id", "title", "artists", "isrc")
+        # The narrow columns first: a ranking reads only those it needs.
         duck.execute(
-            f"COPY (SELECT resource, identity, dsr_id, units, usages, {description} AS description, "
-            "title <> '' AS has_title, artists <> '' AS has_artists, isrc <> '' AS has_isrc FROM resources) "
-            f"TO {quoted(str(segment))} (FORMAT parquet)"
+            "COPY (SELECT resource, identity, dsr_id, units, usages, description, "
+            "title <> '' AS has_title, artists <> '' AS has_artists, isrc <> '' AS has_isrc, "
+            f"dsp_id, title, artists, isrc FROM resources) TO {quoted(str(segment))} (FORMAT parquet)"
         )
         # Quoted, so that PostgreSQL's CSV reads an empty field as an empty string, not NULL.
         duck.execute(
-            f"COPY (SELECT DISTINCT {description}, dsp_id, title, artists, isrc FROM resources) "
+            "COPY (SELECT DISTINCT description, dsp_id, title, artists, isrc FROM resources) "
             f"TO {quoted(str(descriptions))} (FORMAT csv, HEADER false, FORCE_QUOTE *)"
         )
 
