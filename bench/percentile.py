@@ -99,7 +99,12 @@ def run(report: Report, distribution: str, files: list, *, huge: bool = False) -
     parquet = DuckDb(dsrs, parquet=True)
     tsv = None if huge else DuckDb(dsrs, parquet=False)
     label = f"{distribution}, {lines / 1e6:g}M lines"
-    engine = "DuckDB over columnar copies" if all(d.columnar_copy for d in dsrs) else "PostgreSQL"
+    if all(d.resource_segment for d in dsrs):
+        engine = "DuckDB over resource segments"
+    elif all(d.columnar_copy for d in dsrs):
+        engine = "DuckDB over columnar copies"
+    else:
+        engine = "PostgreSQL"
 
     if huge:
         filtered = [("territory ES", HUGE_TERRITORY), ("last 5 months", HUGE_LAST_FIVE_MONTHS)]
@@ -108,8 +113,11 @@ def run(report: Report, distribution: str, files: list, *, huge: bool = False) -
     selections = [("every DSR", every, {})] + [
         (name, ids, filters) for name, filters in filtered if (ids := selected(dsrs, filters))
     ]
-    cold, warm, other = {}, {}, {}
+    first, cold, warm, other = {}, {}, {}, {}
     with api_server(workers=1) as api:
+        for name, _ids, filters in selections:
+            query = "&".join(f"{key}={value}" for key, value in filters.items())
+            first[name] = api.get(f"/resources/percentile/10?{query}")
         for name, _ids, filters in selections:
             query = "&".join(f"{key}={value}" for key, value in filters.items())
             cold[name] = best_cold(api, f"/resources/percentile/10?{query}")
@@ -141,6 +149,10 @@ def run(report: Report, distribution: str, files: list, *, huge: bool = False) -
             tsv_seconds, _ = best_of(1, lambda ids=ids: tsv.top_percentile(ids, 10))
             report.add(f"{what}: DuckDB, the .tsv.gz files", f"{tsv_seconds:.2f} s")
         report.add(
+            f"N=10 first asked after the background work, {name}, {label}",
+            f"{first[name].seconds * 1000:.0f} ms, {first[name].resources:,} resources (target <= 100 ms)",
+        )
+        report.add(
             f"N=10 again, {name}, {label}",
             f"{warm[name].seconds * 1000:.0f} ms, {warm[name].resources:,} resources (target <= 100 ms)",
         )
@@ -153,9 +165,9 @@ def run(report: Report, distribution: str, files: list, *, huge: bool = False) -
         everything = api.get("/resources/percentile/100")
         peak_rss = api.peak_rss_mb()
     report.add(
-        f"N=100, every DSR, {label}: API over HTTP, streamed (PostgreSQL)",
+        f"N=100, every DSR, {label}: API over HTTP, streamed ({engine})",
         f"{everything.seconds:.2f} s, {everything.resources:,} resources, {everything.size / 1e6:.0f} MB; "
-        f"API peak RSS {peak_rss:.0f} MB (target <= 300 MB)",
+        f"API peak RSS {peak_rss:.0f} MB (target <= 1 GB)",
     )
     if huge:
         parquet.close()
@@ -164,7 +176,7 @@ def run(report: Report, distribution: str, files: list, *, huge: bool = False) -
     report.add(
         f"N=100, every DSR, {label}: DuckDB, Parquet copies, JSON written to a file",
         f"{duck_seconds:.2f} s ({duck_size / 1e6:.0f} MB); ratio API / DuckDB "
-        f"{everything.seconds / duck_seconds:.2f} (target <= 3 plus transfer)",
+        f"{everything.seconds / duck_seconds:.2f} (target <= 1.5)",
     )
     parquet.close()
     tsv.close()

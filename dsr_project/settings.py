@@ -317,6 +317,8 @@ COLUMNAR_DIR = env_text("COLUMNAR_DIR") or str(BASE_DIR / "columnar")
 # at each cold query). parquet: encoded beside the load by a DuckDB process (faster cold queries,
 # slower ingestion on two cores). docs/performance.md has the figures.
 COLUMNAR_FORMAT = env_choice("COLUMNAR_FORMAT", "text", ("text", "parquet"))
-# DuckDB's memory for one query, in the API process, beyond which it spills to COLUMNAR_DIR. Too
-# little and a cold N=10 over 100M lines runs out, and PostgreSQL answers (docs/performance.md).
-COLUMNAR_MEMORY_LIMIT = env_text("COLUMNAR_MEMORY_LIMIT") or "2GB"
+# DuckDB's memory for one query, in the API process, beyond which it spills to COLUMNAR_DIR: with
+# the process's own, what bounds an API process (README, "Memory"). Resource segments rank 100M
+# lines within it; the copies of the lines, before a worker has written the segments, may run out,
+# and PostgreSQL answers then (docs/performance.md).
+COLUMNAR_MEMORY_LIMIT = env_text("COLUMNAR_MEMORY_LIMIT") or "512MB"
