@@ -115,6 +115,7 @@ def run(report: Report, distribution: str, files: list, *, huge: bool = False) -
     ]
     first, cold, warm, other = {}, {}, {}, {}
     with api_server(workers=1) as api:
+        api.get("/dsrs/")  # a running server's: its imports done and its connection open
         for name, _ids, filters in selections:
             query = "&".join(f"{key}={value}" for key, value in filters.items())
             first[name] = api.get(f"/resources/percentile/10?{query}")

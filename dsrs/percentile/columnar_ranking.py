@@ -13,18 +13,16 @@ ranking and the cut compare integers, as in PostgreSQL:
 2. the lines of the head's resources are summed per resource and DSR (usages, the greatest
    title, artists and isrc in binary order inside a DSR), then per resource (the most recent
    DSR's non-empty metadata), and leave as the API's JSON text, streamed in rank order.
-DuckDB holds at most COLUMNAR_MEMORY_LIMIT whatever the head's size (it spills beyond), and the
-head leaves in FETCH_ROWS pieces. N=100 is left to PostgreSQL's ranking, which streams it in less
-memory (docs/performance.md).
+DuckDB holds at most COLUMNAR_MEMORY_LIMIT, shared by the process's rankings (dsrs.percentile.duck),
+whatever the head's size (it spills beyond), and the head leaves in FETCH_ROWS pieces. N=100 is
+left to PostgreSQL's ranking, which streams it in less memory (docs/performance.md).
 """
 
 from collections.abc import Iterator
 from pathlib import Path
 
-import duckdb
-from django.conf import settings
-
 from dsrs.money import EUR_SCALE, UNITS_PER_EUR
+from dsrs.percentile import duck
 from dsrs.percentile.ranking import CLASSES_PER_E, FETCH_ROWS, Histogram
 from dsrs.percentile.selection import SelectedDsr
 from dsrs.storage.columnar.copy_text import copy_lines, quoted
@@ -95,13 +93,7 @@ class ColumnarRanking:
             f"dsp_id, title, artists, isrc, usages, units FROM ({copy_lines(copies[dsr.id], dsr.eur_rate)})"
             for dsr in dsrs
         )
-        self.duck = duckdb.connect(
-            config={
-                "memory_limit": settings.COLUMNAR_MEMORY_LIMIT,
-                # Spilled pages of a query larger than its memory, removed when the connection closes.
-                "temp_directory": str(Path(settings.COLUMNAR_DIR) / ".spill"),
-            }
-        )
+        self.duck = duck.connection()
         try:
             self._find_head()
             # Run to its end here, so that a failure (memory) comes before any of it is sent.

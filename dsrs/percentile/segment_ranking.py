@@ -15,7 +15,8 @@ resource key instead of its dsp_id, and reading the title, artists and isrc of t
 N=100 has no cut to find and describes every resource: it reads the descriptions the segments
 carry, in one pass, as the columnar copies' ranking does over the lines.
 Two identities under one key, or a description PostgreSQL lacks, raise UnusableSegments, and the
-lines rank instead. DuckDB holds at most COLUMNAR_MEMORY_LIMIT (it spills beyond). With `number`
+lines rank instead. DuckDB holds at most COLUMNAR_MEMORY_LIMIT, shared by the process's rankings
+(dsrs.percentile.duck; it spills beyond). With `number`
 None, the ranking is that of the largest N below 100 whose head the histogram bounds by
 PERCENTILE_CACHE_RESOURCES: what warming keeps (dsrs.percentile.warming).
 """
@@ -25,10 +26,10 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import duckdb
 from django.conf import settings
 from django.db import connection, transaction
 
+from dsrs.percentile import duck
 from dsrs.percentile.columnar_ranking import REVENUE_JSON
 from dsrs.percentile.ranking import CLASSES_PER_E, FETCH_ROWS, Histogram
 from dsrs.percentile.selection import SelectedDsr
@@ -52,38 +53,33 @@ GROUP BY 1
 
 _CANDIDATES = """
 CREATE TEMPORARY TABLE candidates AS
-SELECT resource FROM resources WHERE floor($classes_per_e * ln(units::DOUBLE))::INTEGER >= $cut
+SELECT resource, units FROM resources WHERE floor($classes_per_e * ln(units::DOUBLE))::INTEGER >= $cut
 """
 
 # Per candidate: sums, DSRs, and the descriptions to read.
 _DETAILS = """
 CREATE TEMPORARY TABLE details AS
-SELECT s.resource, sum(s.units)::HUGEINT AS units, sum(s.usages) AS usages, list_sort(list(s.dsr_id)) AS dsrs,
+SELECT s.resource, any_value(c.units) AS units, sum(s.usages) AS usages, list_sort(list(s.dsr_id)) AS dsrs,
        any_value(r.dsp) AS dsp, min(s.identity) <> max(s.identity) AS shared,
        arg_max(s.description, r.recency) AS described_by,
        arg_max(s.description, r.recency) FILTER (WHERE s.has_title) AS title_by,
        arg_max(s.description, r.recency) FILTER (WHERE s.has_artists) AS artists_by,
        arg_max(s.description, r.recency) FILTER (WHERE s.has_isrc) AS isrc_by
-FROM (SELECT * FROM read_parquet($segments) SEMI JOIN candidates USING (resource)) s JOIN selected r USING (dsr_id)
+FROM read_parquet($segments) s JOIN candidates c USING (resource) JOIN selected r USING (dsr_id)
 GROUP BY s.resource
 """
 
 # N=100: every resource with revenue, described from the segments' own columns, in one pass.
 _EVERY_RESOURCE = """
 CREATE TEMPORARY TABLE head AS
-SELECT *, coalesce(sum(units) OVER (
-           ORDER BY units DESC, dsp_id, dsp ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-       ), 0) AS before
-FROM (
-    SELECT sum(s.units)::HUGEINT AS units, sum(s.usages) AS usages, list_sort(list(s.dsr_id)) AS dsrs,
-           any_value(r.dsp) AS dsp, any_value(s.dsp_id) AS dsp_id, min(s.identity) <> max(s.identity) AS shared,
-           coalesce(arg_max(s.title, r.recency) FILTER (WHERE s.title <> ''), '') AS title,
-           coalesce(arg_max(s.artists, r.recency) FILTER (WHERE s.artists <> ''), '') AS artists,
-           coalesce(arg_max(s.isrc, r.recency) FILTER (WHERE s.isrc <> ''), '') AS isrc
-    FROM read_parquet($segments) s JOIN selected r USING (dsr_id)
-    GROUP BY s.resource
-    HAVING sum(s.units) > 0
-)
+SELECT sum(s.units)::HUGEINT AS units, sum(s.usages) AS usages, list_sort(list(s.dsr_id)) AS dsrs,
+       any_value(r.dsp) AS dsp, any_value(s.dsp_id) AS dsp_id, min(s.identity) <> max(s.identity) AS shared,
+       coalesce(arg_max(s.title, r.recency) FILTER (WHERE s.title <> ''), '') AS title,
+       coalesce(arg_max(s.artists, r.recency) FILTER (WHERE s.artists <> ''), '') AS artists,
+       coalesce(arg_max(s.isrc, r.recency) FILTER (WHERE s.isrc <> ''), '') AS isrc
+FROM read_parquet($segments) s JOIN selected r USING (dsr_id)
+GROUP BY s.resource
+HAVING sum(s.units) > 0
 """
 
 _HEAD = """
@@ -106,8 +102,9 @@ FROM (
 WHERE before * 100 < $total::HUGEINT * $number
 """
 
+# In rank order, with each resource's units: the revenue before each is their running sum.
 _JSON = """
-SELECT before, concat(
+SELECT units, concat(
     '{{"dsp":', to_json(dsp), ',"dsp_id":', to_json(dsp_id),
     ',"title":', to_json(title), ',"artists":', to_json(artists), ',"isrc":', to_json(isrc),
     ',"usages":', usages, ',"revenue":', {revenue}, ',"dsrs":', to_json(dsrs), '}}')
@@ -132,10 +129,8 @@ class SegmentRanking:
 
     def __init__(self, dsrs: list[SelectedDsr], number: int | None, segments: dict[int, Path]) -> None:
         self.files = [str(segments[dsr.id]) for dsr in dsrs]
-        self.scratch = Path(tempfile.mkdtemp(dir=_spill_directory()))
-        self.duck = duckdb.connect(
-            config={"memory_limit": settings.COLUMNAR_MEMORY_LIMIT, "temp_directory": str(self.scratch)}
-        )
+        self.scratch = Path(tempfile.mkdtemp(dir=_scratch_directory()))
+        self.duck = duck.connection()
         self.details = None
         try:
             self.duck.execute("CREATE TEMPORARY TABLE selected (dsr_id BIGINT, dsp VARCHAR, recency INTEGER)")
@@ -210,9 +205,11 @@ class SegmentRanking:
             with open(wanted, "rb") as source, cursor.copy("COPY wanted FROM STDIN (FORMAT csv)") as copy:
                 while data := source.read(1 << 20):
                     copy.write(data)
+            # An array of the digests, not a join: PostgreSQL then looks each up in the primary key
+            # instead of hashing the whole table.
             statement = (
-                "COPY (SELECT d.digest, d.dsp_id, d.title, d.artists, d.isrc FROM dsrs_resource_description d "
-                "JOIN wanted USING (digest)) TO STDOUT (FORMAT csv, FORCE_QUOTE *)"
+                "COPY (SELECT digest, dsp_id, title, artists, isrc FROM dsrs_resource_description "
+                "WHERE digest = ANY(ARRAY(SELECT digest FROM wanted))) TO STDOUT (FORMAT csv, FORCE_QUOTE *)"
             )
             with open(found, "wb") as out, cursor.copy(statement) as copy:
                 for data in copy:
@@ -243,12 +240,15 @@ class SegmentRanking:
         """(revenue before, resource as JSON) of each resource of the head, in rank order."""
         if self.details is None:
             return
+        before = 0
         while rows := self.details.fetchmany(FETCH_ROWS):
-            for before, resource in rows:
-                yield int(before), resource
+            for units, resource in rows:
+                yield before, resource
+                before += int(units)
 
 
-def _spill_directory() -> Path:
-    spill = Path(settings.COLUMNAR_DIR) / ".spill"
-    spill.mkdir(parents=True, exist_ok=True)
-    return spill
+def _scratch_directory() -> Path:
+    """Where a ranking writes the descriptions it exchanges with PostgreSQL, in a folder of its own."""
+    scratch = Path(settings.COLUMNAR_DIR) / ".spill"
+    scratch.mkdir(parents=True, exist_ok=True)
+    return scratch
