@@ -34,7 +34,7 @@ SELECT dsp, dsp_id, sum(units)::HUGEINT AS units FROM ({lines}) GROUP BY dsp, ds
 """
 
 # Resources by revenue class, as PostgreSQL's buckets count them (ranking.Histogram).
-_HISTOGRAM = """
+HISTOGRAM = """
 SELECT floor($classes_per_e * ln(units::DOUBLE))::INTEGER AS revenue_class, count(*), sum(units)
 FROM resources
 GROUP BY 1
@@ -105,7 +105,7 @@ class ColumnarRanking:
     def _find_head(self) -> None:
         """Fill table `head`, and set `total` and `candidates`: its size."""
         self.duck.execute(_RESOURCES.format(lines=self.lines))
-        rows = self.duck.execute(_HISTOGRAM, {"classes_per_e": CLASSES_PER_E}).fetchall()
+        rows = self.duck.execute(HISTOGRAM, {"classes_per_e": CLASSES_PER_E}).fetchall()
         histogram = Histogram({revenue_class: (count, int(units)) for revenue_class, count, units in rows})
         self.total = histogram.total
         cut, self.candidates = histogram.cut(self.number)

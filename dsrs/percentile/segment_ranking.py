@@ -30,10 +30,11 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from dsrs.percentile import duck
-from dsrs.percentile.columnar_ranking import REVENUE_JSON
+from dsrs.percentile.columnar_ranking import HISTOGRAM, REVENUE_JSON
 from dsrs.percentile.ranking import CLASSES_PER_E, FETCH_ROWS, Histogram
 from dsrs.percentile.selection import SelectedDsr
 from dsrs.storage.columnar.copy_text import quoted
+from dsrs.storage.connections import copy_file_in
 
 
 class UnusableSegments(Exception):
@@ -43,12 +44,6 @@ class UnusableSegments(Exception):
 _RESOURCES = """
 CREATE TEMPORARY TABLE resources AS
 SELECT resource, sum(units)::HUGEINT AS units FROM read_parquet($segments) GROUP BY resource HAVING sum(units) > 0
-"""
-
-_HISTOGRAM = """
-SELECT floor($classes_per_e * ln(units::DOUBLE))::INTEGER AS revenue_class, count(*), sum(units)
-FROM resources
-GROUP BY 1
 """
 
 _CANDIDATES = """
@@ -177,7 +172,7 @@ class SegmentRanking:
         """Sum the resources, set `total`, `number` and `candidates` (an upper bound of the head's
         size), and return the lowest class of the head (None: no resource has revenue)."""
         self.duck.execute(_RESOURCES, {"segments": self.files})
-        rows = self.duck.execute(_HISTOGRAM, {"classes_per_e": CLASSES_PER_E}).fetchall()
+        rows = self.duck.execute(HISTOGRAM, {"classes_per_e": CLASSES_PER_E}).fetchall()
         histogram = Histogram({revenue_class: (count, int(units)) for revenue_class, count, units in rows})
         self.total = histogram.total
         if number is None:
@@ -202,9 +197,7 @@ class SegmentRanking:
         )
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("CREATE TEMPORARY TABLE wanted (digest uuid) ON COMMIT DROP")
-            with open(wanted, "rb") as source, cursor.copy("COPY wanted FROM STDIN (FORMAT csv)") as copy:
-                while data := source.read(1 << 20):
-                    copy.write(data)
+            copy_file_in(cursor, "COPY wanted FROM STDIN (FORMAT csv)", wanted)
             # An array of the digests, not a join: PostgreSQL then looks each up in the primary key
             # instead of hashing the whole table.
             statement = (

@@ -17,7 +17,6 @@ worker (dsrs.storage.columnar.segments, jobs), and follows the same rules.
 """
 
 import logging
-import os
 import shutil
 import time
 from collections.abc import Iterable
@@ -27,11 +26,11 @@ from pathlib import Path
 import duckdb
 import psycopg
 from django.conf import settings
-from django.db import transaction
 
 from dsrs.models import DSR
 from dsrs.storage.columnar.copy_text import PARQUET
 from dsrs.storage.columnar.paths import WRITING, copy_path, directory, new_name, scratch_folder
+from dsrs.storage.columnar.publish import publish
 from dsrs.storage.columnar.read_back import write_from_database
 from dsrs.storage.columnar.segments import prune_descriptions, write_segment
 from dsrs.storage.columnar.streamed import StreamedCopies, streamed_copies
@@ -65,7 +64,7 @@ def write_copies(dsrs: Iterable[DSR], streamed: StreamedCopies | None = None) ->
             if written is None:
                 write_copy(dsr)
             else:
-                _publish(dsr, written)
+                publish(dsr, written, field="columnar_copy")
         except (OSError, duckdb.Error, psycopg.Error) as error:
             logger.warning("DSR %s: no columnar copy (%s); `manage.py rebuild_columnar` writes it", dsr.id, error)
 
@@ -80,34 +79,10 @@ def write_copy(dsr: DSR) -> str | None:
             written = write_from_database(dsr, scratch, new_name(dsr.id, PARQUET))
         except psycopg.errors.UndefinedTable:
             return None  # deleted, or replaced, meanwhile
-        name = _publish(dsr, written)
+        name = publish(dsr, written, field="columnar_copy")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     logger.debug("DSR %s: columnar copy %s read back in %.1f s", dsr.id, name, time.monotonic() - started)
-    return name
-
-
-def _publish(dsr: DSR, written: Path) -> str | None:
-    """Move the copy `written` into place and name it in `dsr`'s row; None when the DSR was deleted
-    meanwhile."""
-    name = written.name
-    os.replace(written, copy_path(name))
-    with transaction.atomic():
-        # The row lock orders this with a deletion: either the deletion sees the name and removes
-        # the file once it commits, or this finds no ingested row and removes it now.
-        previous = (
-            DSR.objects.select_for_update()
-            .filter(id=dsr.id, status=DSR.Status.INGESTED)
-            .values_list("columnar_copy", flat=True)
-            .first()
-        )
-        if previous is None:
-            copy_path(name).unlink(missing_ok=True)
-            return None
-        DSR.objects.filter(id=dsr.id).update(columnar_copy=name)
-        if previous:
-            transaction.on_commit(lambda: remove_copies([previous]))
-    dsr.columnar_copy = name
     return name
 
 

@@ -38,8 +38,9 @@ from django.db import connection, transaction
 from dsrs.models import DSR
 from dsrs.storage.columnar.copy_text import quoted
 from dsrs.storage.columnar.paths import copy_path, new_name, scratch_folder
+from dsrs.storage.columnar.publish import publish
 from dsrs.storage.columnar.read_back import COLUMNS, copy_lines_out
-from dsrs.storage.connections import own_connection
+from dsrs.storage.connections import copy_file_in, own_connection
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ def write_segment(dsr: DSR) -> str | None:
         lines.unlink()
         with _descriptions_lock(shared=True):
             _store_descriptions(descriptions)
-            name = _publish(dsr, written)
+            name = publish(dsr, written, field="resource_segment")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     logger.debug("DSR %s: resource segment %s written in %.1f s", dsr.id, name, time.monotonic() - started)
@@ -131,34 +132,11 @@ def _summed(dsr: DSR, lines: Path, segment: Path, descriptions: Path) -> None:
 def _store_descriptions(descriptions: Path) -> None:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("CREATE TEMPORARY TABLE incoming (LIKE dsrs_resource_description) ON COMMIT DROP")
-        with open(descriptions, "rb") as source, cursor.copy("COPY incoming FROM STDIN (FORMAT csv)") as copy:
-            while data := source.read(1 << 20):
-                copy.write(data)
+        copy_file_in(cursor, "COPY incoming FROM STDIN (FORMAT csv)", descriptions)
         # In digest order, so that two writers inserting the same descriptions never deadlock.
         cursor.execute(
             "INSERT INTO dsrs_resource_description SELECT * FROM incoming ORDER BY digest ON CONFLICT DO NOTHING"
         )
-
-
-def _publish(dsr: DSR, written: Path) -> str | None:
-    name = written.name
-    written.replace(copy_path(name))
-    with transaction.atomic():
-        # As dsrs.storage.columnar._publish: the row lock orders this with a deletion.
-        previous = (
-            DSR.objects.select_for_update()
-            .filter(id=dsr.id, status=DSR.Status.INGESTED)
-            .values_list("resource_segment", flat=True)
-            .first()
-        )
-        if previous is None:
-            copy_path(name).unlink(missing_ok=True)
-            return None
-        DSR.objects.filter(id=dsr.id).update(resource_segment=name)
-        if previous:
-            transaction.on_commit(lambda: copy_path(previous).unlink(missing_ok=True))
-    dsr.resource_segment = name
-    return name
 
 
 @contextmanager
@@ -189,9 +167,7 @@ def prune_descriptions() -> int | None:
                 )
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute("CREATE TEMPORARY TABLE kept (digest uuid PRIMARY KEY) ON COMMIT DROP")
-                with open(kept, "rb") as source_file, cursor.copy("COPY kept FROM STDIN (FORMAT csv)") as copy:
-                    while data := source_file.read(1 << 20):
-                        copy.write(data)
+                copy_file_in(cursor, "COPY kept FROM STDIN (FORMAT csv)", kept)
                 cursor.execute(
                     "DELETE FROM dsrs_resource_description d "
                     "WHERE NOT EXISTS (SELECT FROM kept k WHERE k.digest = d.digest)"
