@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import duckdb
 import psycopg
@@ -114,14 +115,23 @@ def _ranking(dsrs: list[SelectedDsr], number: int) -> Ranking | ColumnarRanking 
     )
 
 
+def _files_here(dsrs: list[SelectedDsr], field: str) -> dict[int, Path] | None:
+    """{dsr id: path} of the file each of `dsrs` names in `field` (columnar_copy, resource_segment),
+    or None when one names none or this machine does not see it."""
+    paths = {dsr.id: columnar.copy_path(name) for dsr in dsrs if (name := getattr(dsr, field))}
+    if len(paths) < len(dsrs) or not all(os.path.exists(path) for path in paths.values()):
+        return None
+    return paths
+
+
 def ranking_over_segments(dsrs: list[SelectedDsr], number: int | None) -> SegmentRanking | None:
     """DuckDB's ranking over resource segments, when every selected DSR has one that this machine
     sees and the segments give the answer exactly (see segment_ranking). `number` None: the largest
     N whose head can be kept."""
     if not settings.COLUMNAR_COPIES:
         return None
-    segments = {dsr.id: columnar.copy_path(dsr.resource_segment) for dsr in dsrs if dsr.resource_segment}
-    if len(segments) < len(dsrs) or not all(os.path.exists(path) for path in segments.values()):
+    segments = _files_here(dsrs, "resource_segment")
+    if segments is None:
         return None
     try:
         return SegmentRanking(dsrs, number, segments)
@@ -138,8 +148,8 @@ def _columnar_ranking(dsrs: list[SelectedDsr], number: int) -> ColumnarRanking |
     copy_text), and the sums fit DuckDB's 38 digits and its memory (COLUMNAR_MEMORY_LIMIT)."""
     if not settings.COLUMNAR_COPIES or number == 100:
         return None
-    copies = {dsr.id: columnar.copy_path(dsr.columnar_copy) for dsr in dsrs if dsr.columnar_copy}
-    if len(copies) < len(dsrs) or not all(os.path.exists(path) for path in copies.values()):
+    copies = _files_here(dsrs, "columnar_copy")
+    if copies is None:
         return None
     try:
         return ColumnarRanking(dsrs, number, copies)
