@@ -11,9 +11,10 @@ the top-percentile query depends on how many resources make the head:
   A file of L lines names resources of a pool of 2L, uniformly within a window of L of them that
   its seed places, so that files share resources by chance and not by popularity: four files
   name about four fifths of the pool on average (as their windows happen to overlap), forty
-  nearly all of it. Revenue per line is spread over six
-  decades, so the head is the resources whose one or two lines happened to earn most: about as
-  large a share of the resources as Zipf's, each of them seen no more often than any other.
+  nearly all of it. Each resource earns at a rate of its own, spread over six decades, and each
+  of its lines within a factor of three of that rate, so the head is the resources of the highest
+  rates: under 1% of them whatever the number of files, as for Zipf, each seen no more often
+  than any other.
 """
 
 import base64
@@ -161,7 +162,8 @@ def _pareto_amounts(rng: random.Random) -> tuple[str, str]:
 
 # A file of L lines draws from a pool of FLAT_POOL_PER_LINE * L resources through a window of L.
 FLAT_POOL_PER_LINE = 2
-# Revenue per line log-uniform over FLAT_DECADES below FLAT_TOP_REVENUE (EUR); usages 1 to FLAT_MAX_USAGES.
+# A resource's rate log-uniform over FLAT_DECADES below FLAT_TOP_REVENUE (EUR), its lines' revenue
+# 0.5 to 1.5 times its rate; usages 1 to FLAT_MAX_USAGES.
 FLAT_DECADES = 6
 FLAT_TOP_REVENUE = 1.0
 FLAT_MAX_USAGES = 9
@@ -203,17 +205,32 @@ def flat_resource(rank: int) -> tuple[str, str, str, str]:
     )
 
 
-def _flat_picker(*, lines: int, rng: random.Random) -> Callable[[random.Random], tuple[str, str, str, str]]:
-    window = max(lines, 10)
-    pool = FLAT_POOL_PER_LINE * window
-    start = rng.randrange(pool)
-    return lambda rng: flat_resource((start + int(rng.random() * window)) % pool)
+def flat_rate(rank: int) -> float:
+    """The revenue per line of the resource of `rank` in the flat pool: its rank scattered over
+    [0, 1) by Fibonacci hashing, as the exponent of a log-uniform rate. A rate of the resource's
+    own, not of the line, keeps the head the same share of the resources however many lines name
+    each of them: per line, a resource's sum over twenty lines would regress to the mean."""
+    spread = (rank * 0x9E3779B97F4A7C15 % 2**64) / 2**64
+    return FLAT_TOP_REVENUE * 10 ** (-FLAT_DECADES * spread)
 
 
-def _flat_amounts(rng: random.Random) -> tuple[str, str]:
-    # Log-uniform: each decade holds as many lines as any other, and the top one most of the revenue.
-    revenue = FLAT_TOP_REVENUE * 10 ** (-FLAT_DECADES * rng.random())
-    return str(1 + int(rng.random() * FLAT_MAX_USAGES)), f"{revenue:.8f}"
+class _FlatDraws:
+    """A flat file's draws, one resource then its amounts per line (`pick`, then `amounts`): the
+    amounts follow the rate of the resource picked last."""
+
+    def __init__(self, *, lines: int, rng: random.Random) -> None:
+        self.window = max(lines, 10)
+        self.pool = FLAT_POOL_PER_LINE * self.window
+        self.start = rng.randrange(self.pool)
+        self.rank = 0
+
+    def pick(self, rng: random.Random) -> tuple[str, str, str, str]:
+        self.rank = (self.start + int(rng.random() * self.window)) % self.pool
+        return flat_resource(self.rank)
+
+    def amounts(self, rng: random.Random) -> tuple[str, str]:
+        revenue = flat_rate(self.rank) * (0.5 + rng.random())
+        return str(1 + int(rng.random() * FLAT_MAX_USAGES)), f"{revenue:.8f}"
 
 
 DISTRIBUTIONS = ("pareto", "zipf", "flat")
@@ -234,7 +251,8 @@ def generate_dsr(path: Path, *, lines: int, seed: int, distribution: str = "pare
     elif distribution == "zipf":
         pick, amounts = _zipf_picker(lines), _zipf_amounts
     elif distribution == "flat":
-        pick, amounts = _flat_picker(lines=lines, rng=rng), _flat_amounts
+        draws = _FlatDraws(lines=lines, rng=rng)
+        pick, amounts = draws.pick, draws.amounts
     else:
         raise ValueError(f"unknown distribution {distribution!r}, expected one of {', '.join(DISTRIBUTIONS)}")
     newline = "\r\n" if seed % 2 else "\n"
