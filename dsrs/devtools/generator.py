@@ -11,10 +11,10 @@ the top-percentile query depends on how many resources make the head:
   A file of L lines names resources of a pool of 2L, uniformly within a window of L of them that
   its seed places, so that files share resources by chance and not by popularity: four files
   name about four fifths of the pool on average (as their windows happen to overlap), forty
-  nearly all of it. Each resource earns at a rate of its own, spread over six decades, and each
-  of its lines within a factor of three of that rate, so the head is the resources of the highest
-  rates: under 1% of them whatever the number of files, as for Zipf, each seen no more often
-  than any other.
+  nearly all of it. Each resource earns at a rate of its own, spread over four decades, and each
+  of its lines 0.5 to 1.5 times that rate, so the head is the resources of the highest rates, each
+  seen no more often than any other: about 1% of them over forty files, 0.6% over four (where
+  the resources that chance names more than once weigh more).
 """
 
 import base64
@@ -164,7 +164,7 @@ def _pareto_amounts(rng: random.Random) -> tuple[str, str]:
 FLAT_POOL_PER_LINE = 2
 # A resource's rate log-uniform over FLAT_DECADES below FLAT_TOP_REVENUE (EUR), its lines' revenue
 # 0.5 to 1.5 times its rate; usages 1 to FLAT_MAX_USAGES.
-FLAT_DECADES = 6
+FLAT_DECADES = 4
 FLAT_TOP_REVENUE = 1.0
 FLAT_MAX_USAGES = 9
 # A flat file derives a resource for most of its lines, so the derivation is made of C calls:
