@@ -23,13 +23,16 @@ logger = logging.getLogger(__name__)
 
 @app.task(name=WARM_ANSWERS, queue=QUEUE, priority=WARM_PRIORITY)
 def warm_answers() -> None:
-    for filters in first_asked_selections():
+    # Kept answers leave oldest first (dsrs.storage.kept_answers): no more selections than answers
+    # are kept, warmed from the last asked to the first, so that warming never evicts what it
+    # warmed and the answer for all DSRs is the last of them to leave.
+    for filters in reversed(first_asked_selections()[: settings.PERCENTILE_CACHE_ANSWERS]):
         warm_selection(**filters)
 
 
 def first_asked_selections() -> list[dict]:
-    """The filters of the selections users ask first: none, each territory, each calendar month
-    that holds a DSR's whole period."""
+    """The filters of the selections users ask first, first asked first: none, each territory,
+    each calendar month that holds a DSR's whole period, the latest first."""
     ingested = DSR.objects.filter(status=DSR.Status.INGESTED)
     territories = sorted(set(ingested.values_list("territory_id", flat=True)))
     months = sorted(
@@ -37,7 +40,8 @@ def first_asked_selections() -> list[dict]:
             start.replace(day=1)
             for start, end in ingested.values_list("period_start", "period_end")
             if (start.year, start.month) == (end.year, end.month)
-        }
+        },
+        reverse=True,
     )
     return [
         {},

@@ -27,14 +27,14 @@ def kept_answers() -> dict[tuple[int, ...], int]:
 
 
 @pytest.mark.usefixtures("segments_at_commit")
-def test_the_first_asked_selections_are_all_dsrs_each_territory_and_each_month(small_catalogue):
+def test_the_first_asked_selections_are_all_dsrs_each_territory_and_each_month_the_latest_first(small_catalogue):
     assert first_asked_selections() == [
         {},
         {"territory": "ES"},
         {"territory": "GB"},
         {"territory": "NO"},
-        {"period_start": date(2020, 1, 1), "period_end": date(2020, 1, 31)},
         {"period_start": date(2020, 2, 1), "period_end": date(2020, 2, 29)},
+        {"period_start": date(2020, 1, 1), "period_end": date(2020, 1, 31)},
     ]
 
 
@@ -50,6 +50,21 @@ def test_warming_keeps_each_first_asked_answer_for_every_n_its_head_can_be_kept(
         (c.gb_spotify,): 99,
         (c.no_spotify,): 99,
         (c.es_spotify, c.gb_spotify, c.es_youtube): 99,
+    }
+
+
+@pytest.mark.usefixtures("segments_at_commit")
+def test_warming_keeps_the_first_asked_selections_that_fit_and_evicts_none_of_them(small_catalogue, settings):
+    c = small_catalogue
+    settings.PERCENTILE_CACHE_ANSWERS = 3
+
+    warm_answers()
+    b"".join(top_percentile_json(number=10, territory="NO"))  # asked: the oldest kept answer leaves for it
+
+    assert set(kept_answers()) == {
+        (c.es_spotify, c.gb_spotify, c.no_spotify, c.es_youtube),
+        (c.es_spotify, c.es_youtube),
+        (c.no_spotify,),
     }
 
 
