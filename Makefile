@@ -20,6 +20,8 @@ $(VENV)/.installed: Pipfile.lock
 # Development only: debug pages, static files from the apps, plain HTTP (see settings.py). One
 # ingestion worker runs in the background for uploads (POST /imports/), stopped with the server.
 run: export DEBUG ?= 1
+# The samples are no one's revenue: anyone on this machine may read them.
+run: export API_READ_ACCESS ?= public
 run: install
 	$(MANAGE) migrate --noinput
 	$(MANAGE) ingest_dsr data/*.tsv*

@@ -260,12 +260,17 @@ IMPORTS_MAX_UPLOAD_BYTES = env_int("IMPORTS_MAX_UPLOAD_BYTES", 20 * 1024**3)
 PROCRASTINATE_AUTODISCOVER_MODULE_NAME = ""
 PROCRASTINATE_IMPORT_PATHS = ["dsrs.imports.tasks", "dsrs.storage.columnar.jobs", "dsrs.percentile.warming"]
 
+# Who may read DSRs and percentiles: "authenticated" (a user with the "Can view DSR" permission,
+# by DRF token or admin session) or "public" (anyone, as `make run` serves the samples).
+API_READ_ACCESS = env_choice("API_READ_ACCESS", "authenticated", ("public", "authenticated"))
+
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    # The API is public and read-only, but for imports (dsrs/imports/views.py authenticates
-    # them). Clients get JSON (asked for, */* or no Accept header: the first renderer); a
-    # browser, which asks for text/html, gets the same data in DRF's HTML page. A ?format=
-    # parameter changes nothing: no query parameter but the contract's matters.
+    # Each view says who may call it: the reads, dsrs/api/access.py (API_READ_ACCESS); the imports,
+    # dsrs/api/imports.py; the schema and its docs are public. Clients get JSON (asked for, */* or
+    # no Accept header: the first renderer); a browser, which asks for text/html, gets the same
+    # data in DRF's HTML page. A ?format= parameter changes nothing: no query parameter but the
+    # contract's matters.
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": [

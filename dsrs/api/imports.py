@@ -21,15 +21,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from dsrs.api.access import DETAIL, FORBIDDEN, UNAUTHENTICATED
 from dsrs.api.import_serializers import ImportPageSerializer, ImportSerializer, UploadSerializer
 from dsrs.formats.filenames import FileNameError
 from dsrs.imports.services import create_import
 from dsrs.models import Import
 
 IMPORT_ID = re.compile(r"[0-9]{1,19}")
-DETAIL = {"type": "object", "properties": {"detail": {"type": "string"}}}
-UNAUTHENTICATED = OpenApiResponse(DETAIL, description="No token (or session), or a bad one.")
-FORBIDDEN = OpenApiResponse(DETAIL, description="The user lacks the permission.")
 
 
 class UploadTooLarge(APIException):

@@ -10,8 +10,8 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from dsrs.api.access import REFUSED, ReadApi
 from dsrs.api.serializers import (
     DSRSerializer,
     ResourceSerializer,
@@ -39,19 +39,22 @@ def dsrs() -> QuerySet[DSR]:
     return DSR.objects.select_related("territory", "currency").order_by("id")
 
 
-class DSRListView(APIView):
+class DSRListView(ReadApi):
     name = "DSRs"  # the title of the page browsers get
 
     @extend_schema(
         tags=["dsrs"],
         operation_id="dsrs_list",
-        responses={200: OpenApiResponse(DSRSerializer(many=True), description="An array of DSR in JSON format.")},
+        responses={
+            200: OpenApiResponse(DSRSerializer(many=True), description="An array of DSR in JSON format."),
+            **REFUSED,
+        },
     )
     def get(self, request: Request) -> Response:
         return Response(DSRSerializer(dsrs(), many=True).data)
 
 
-class DSRDetailView(APIView):
+class DSRDetailView(ReadApi):
     name = "DSR"
 
     @extend_schema(
@@ -60,7 +63,11 @@ class DSRDetailView(APIView):
         summary="Get dsr details",
         # The route takes any text so that every miss, "abc" or -1 too, is this JSON 404.
         parameters=[OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)],
-        responses={200: OpenApiResponse(DSRSerializer, description="DSR found in JSON format."), 404: NOT_FOUND},
+        responses={
+            200: OpenApiResponse(DSRSerializer, description="DSR found in JSON format."),
+            404: NOT_FOUND,
+            **REFUSED,
+        },
     )
     def get(self, request: Request, id: str) -> Response:
         dsr = dsrs().filter(id=int(id)).first() if DSR_ID.fullmatch(id) else None
@@ -69,7 +76,7 @@ class DSRDetailView(APIView):
         return Response(DSRSerializer(dsr).data)
 
 
-class TopPercentileView(APIView):
+class TopPercentileView(ReadApi):
     @extend_schema(
         tags=["resources"],
         operation_id="resources_percentile",
@@ -92,6 +99,7 @@ class TopPercentileView(APIView):
                 ResourceSerializer(many=True), description="List of resources in JSON format ordered by revenue in EURO"
             ),
             400: BAD_REQUEST,
+            **REFUSED,
         },
     )
     def get(self, request: Request, number: str) -> HttpResponse:

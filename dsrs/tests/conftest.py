@@ -79,6 +79,13 @@ def plain_http(settings):
     settings.SECURE_SSL_REDIRECT = False
 
 
+@pytest.fixture(autouse=True)
+def public_reads(settings):
+    """The API's tests read as `make run` serves: API_READ_ACCESS=public. The default, reads for
+    users with "Can view DSR" only, is the subject of dsrs/tests/api/test_read_access.py."""
+    settings.API_READ_ACCESS = "public"
+
+
 @dataclass(frozen=True)
 class SmallCatalogue:
     """Four DSRs whose top-percentile answers are worked out by hand in the tests."""

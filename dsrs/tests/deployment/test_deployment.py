@@ -113,6 +113,7 @@ def test_settings_are_secure_unless_debug_or_overridden(environment, expected):
         ("LOG_FORMAT", "xml", "expected one of text, json"),
         ("LOG_LEVEL", "verbose", "expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
         ("IMPORTS_MAX_UPLOAD_BYTES", "2GB", "expected a whole number"),
+        ("API_READ_ACCESS", "open", "expected one of public, authenticated"),
     ],
 )
 def test_a_value_that_is_not_understood_stops_every_command_naming_the_variable(name, value, expected):
@@ -122,6 +123,24 @@ def test_a_value_that_is_not_understood_stops_every_command_naming_the_variable(
     assert (
         checked.stderr.splitlines()[-1] == f"django.core.exceptions.ImproperlyConfigured: {name}={value!r}: {expected}"
     )
+
+
+@pytest.mark.slow  # a manage.py process of its own
+@pytest.mark.parametrize("environment, expected", [({}, "authenticated"), ({"API_READ_ACCESS": "Public"}, "public")])
+def test_reads_need_a_credential_unless_the_environment_makes_them_public(environment, expected):
+    printed = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings; print(settings.API_READ_ACCESS)",
+        **environment,
+    )
+
+    assert printed.stdout == f"{expected}\n", printed.stderr
+
+
+def test_make_run_serves_the_samples_to_anyone():
+    assert "run: export API_READ_ACCESS ?= public" in (ROOT / "Makefile").read_text().splitlines()
 
 
 @pytest.mark.slow  # a manage.py process of its own
@@ -337,6 +356,7 @@ def test_the_development_compose_file_serves_postgres_for_make_test_on_the_host(
         "DEBUG": "1",
         "DATABASE_URL": "postgres://dsr:dsr@db:5432/dsr",
         "LOG_FORMAT": "text",
+        "API_READ_ACCESS": "authenticated",
     }
     assert services["worker"]["command"] == ["python", "manage.py", "ingest_worker"]
     assert services["worker"]["environment"] == {**services["app"]["environment"], "MIGRATE_ON_START": "0"}
@@ -354,6 +374,12 @@ def test_the_production_compose_file_has_no_default_secrets():
     assert services["db"]["volumes"] == ["pgdata:/var/lib/postgresql"]
     assert compose_file("docker-compose.prod.yml")["volumes"] == {"pgdata": None, "imports": None, "columnar": None}
     assert "command" not in services["app"]  # the image's: entrypoint (migrations), then gunicorn
+
+
+def test_both_compose_files_serve_reads_to_users_with_can_view_dsr_only():
+    apps = [compose_file(name)["services"]["app"] for name in ("docker-compose.yml", "docker-compose.prod.yml")]
+
+    assert [app["environment"]["API_READ_ACCESS"] for app in apps] == ["authenticated", "authenticated"]
 
 
 def test_the_production_workers_share_the_apps_settings_and_imports_and_leave_migrations_to_it():
