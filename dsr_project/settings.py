@@ -1,6 +1,7 @@
 """Settings for the DSR service. Every knob is read from the environment here, with its default."""
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -63,6 +64,20 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     raise ImproperlyConfigured(f"{name}={os.environ[name]!r}: expected one of {', '.join(choices)}")
 
 
+def env_rate(name: str, default: str) -> str | None:
+    """A throttle rate as DRF reads it, "N/second", "N/minute", "N/hour" or "N/day" (or s, min, h,
+    d); None for "off"."""
+    value = env_text(name) or default
+    if value.lower() == "off":
+        return None
+    if not re.fullmatch(r"[0-9]{1,9}/(s|sec|second|m|min|minute|h|hour|d|day)", value):
+        raise ImproperlyConfigured(
+            f"{name}={os.environ[name]!r}: expected a number of requests per second, minute, hour or day "
+            "(e.g. 600/minute), or off"
+        )
+    return value
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in (env_text(name) or default).split(",") if item.strip()]
 
@@ -79,7 +94,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 # Without DEBUG the service is only served over HTTPS, usually behind a proxy that terminates TLS:
 # set TRUST_X_FORWARDED_PROTO=1 when that proxy sets X-Forwarded-Proto (and nothing else reaches
 # the app), or HTTPS requests look like plain HTTP and get redirected forever.
-if env_bool("TRUST_X_FORWARDED_PROTO", False):
+BEHIND_PROXY = env_bool("TRUST_X_FORWARDED_PROTO", False)
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
@@ -279,6 +295,25 @@ REST_FRAMEWORK = {
     ],
     "URL_FORMAT_OVERRIDE": None,
     "UNAUTHENTICATED_USER": None,
+    # A client's address for the throttles (dsrs/api/throttling.py): the peer's, or behind the
+    # proxy TRUST_X_FORWARDED_PROTO trusts, the last X-Forwarded-For entry, the one it wrote.
+    # Never the whole header, which a client could fill with a new address at each request.
+    "NUM_PROXIES": 1 if BEHIND_PROXY else 0,
+}
+
+# Requests per user and per address (dsrs/api/throttling.py), "N/second|minute|hour|day", or
+# "off": reads (the contract's paths and GET /imports/), and uploads (POST /imports/).
+API_THROTTLE_RATES = {
+    "reads_per_user": env_rate("THROTTLE_READS_PER_USER", "600/minute"),
+    "reads_per_address": env_rate("THROTTLE_READS_PER_ADDRESS", "1200/minute"),
+    "uploads_per_user": env_rate("THROTTLE_UPLOADS_PER_USER", "120/hour"),
+    "uploads_per_address": env_rate("THROTTLE_UPLOADS_PER_ADDRESS", "240/hour"),
+}
+
+# The cache every process shares: a table of the database (migration 0010), for the throttles.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "shared": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "dsrs_shared_cache"},
 }
 
 # The generated schema (docs/openapi.yaml, `make schema`) states the API's contract (docs/api.md).

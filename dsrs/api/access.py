@@ -10,13 +10,17 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from dsrs.api.throttling import READS
+
 PUBLIC = "public"
 READ_PERMISSION = "dsrs.view_dsr"
 DETAIL = {"type": "object", "properties": {"detail": {"type": "string"}}}
 UNAUTHENTICATED = OpenApiResponse(DETAIL, description="No token (or session), or a bad one.")
 FORBIDDEN = OpenApiResponse(DETAIL, description="The user lacks the permission.")
-# What the read endpoints answer besides the contract's responses, unless API_READ_ACCESS=public.
-REFUSED = {401: UNAUTHENTICATED, 403: FORBIDDEN}
+THROTTLED = OpenApiResponse(DETAIL, description="Too many requests: try again after Retry-After seconds.")
+# What the read endpoints answer besides the contract's responses (401 and 403 unless
+# API_READ_ACCESS=public).
+REFUSED = {401: UNAUTHENTICATED, 403: FORBIDDEN, 429: THROTTLED}
 
 
 class CanViewDsrs(BasePermission):
@@ -35,3 +39,4 @@ class CanViewDsrs(BasePermission):
 class ReadApi(APIView):
     authentication_classes = [TokenAuthentication, SessionAuthentication]
     permission_classes = [CanViewDsrs]
+    throttle_classes = READS

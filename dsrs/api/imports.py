@@ -21,8 +21,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dsrs.api.access import DETAIL, FORBIDDEN, UNAUTHENTICATED
+from dsrs.api.access import DETAIL, FORBIDDEN, THROTTLED, UNAUTHENTICATED
 from dsrs.api.import_serializers import ImportPageSerializer, ImportSerializer, UploadSerializer
+from dsrs.api.throttling import READS, UPLOADS
 from dsrs.formats.filenames import FileNameError
 from dsrs.imports.services import create_import
 from dsrs.models import Import
@@ -53,6 +54,10 @@ class ImportsApi(APIView):
     authentication_classes = [TokenAuthentication, SessionAuthentication]
     permission_classes = [ImportPermission]
 
+    def get_throttles(self) -> list:
+        # Following an import is a read; only an upload counts against the uploads' rates.
+        return [throttle() for throttle in (UPLOADS if self.request.method == "POST" else READS)]
+
 
 class ImportPagination(PageNumberPagination):
     page_size = 50
@@ -71,6 +76,7 @@ class ImportListView(ImportsApi):
             200: OpenApiResponse(ImportPageSerializer, description="A page of imports, newest first."),
             401: UNAUTHENTICATED,
             403: FORBIDDEN,
+            429: THROTTLED,
             404: OpenApiResponse(DETAIL, description="No such page."),
         },
     )
@@ -93,6 +99,7 @@ class ImportListView(ImportsApi):
             ),
             401: UNAUTHENTICATED,
             403: FORBIDDEN,
+            429: THROTTLED,
             413: OpenApiResponse(DETAIL, description="Larger than IMPORTS_MAX_UPLOAD_BYTES."),
         },
     )
@@ -126,6 +133,7 @@ class ImportDetailView(ImportsApi):
             200: OpenApiResponse(ImportSerializer, description="The import."),
             401: UNAUTHENTICATED,
             403: FORBIDDEN,
+            429: THROTTLED,
             404: OpenApiResponse(DETAIL, description="No such import."),
         },
     )

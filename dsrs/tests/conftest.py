@@ -86,6 +86,13 @@ def public_reads(settings):
     settings.API_READ_ACCESS = "public"
 
 
+@pytest.fixture(autouse=True)
+def unthrottled(settings):
+    """No rate limits but in dsrs/tests/api/test_throttling.py: a test's requests are not a
+    client's, and the counts would carry over from one test to the next."""
+    settings.API_THROTTLE_RATES = dict.fromkeys(settings.API_THROTTLE_RATES)
+
+
 @dataclass(frozen=True)
 class SmallCatalogue:
     """Four DSRs whose top-percentile answers are worked out by hand in the tests."""

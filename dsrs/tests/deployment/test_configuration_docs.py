@@ -7,7 +7,7 @@ from dsrs.tests.support.paths import PROJECT
 
 SETTINGS = PROJECT / "dsr_project" / "settings.py"
 CONFIGURATION = PROJECT / "docs" / "configuration.md"
-READERS = {"env_text", "env_bool", "env_int", "env_ratio", "env_choice", "env_list"}
+READERS = {"env_text", "env_bool", "env_int", "env_ratio", "env_choice", "env_list", "env_rate"}
 
 
 def variables_read_by_the_settings() -> set[str]:

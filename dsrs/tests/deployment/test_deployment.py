@@ -114,6 +114,11 @@ def test_settings_are_secure_unless_debug_or_overridden(environment, expected):
         ("LOG_LEVEL", "verbose", "expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
         ("IMPORTS_MAX_UPLOAD_BYTES", "2GB", "expected a whole number"),
         ("API_READ_ACCESS", "open", "expected one of public, authenticated"),
+        (
+            "THROTTLE_READS_PER_USER",
+            "600 a minute",
+            "expected a number of requests per second, minute, hour or day (e.g. 600/minute), or off",
+        ),
     ],
 )
 def test_a_value_that_is_not_understood_stops_every_command_naming_the_variable(name, value, expected):
