@@ -14,8 +14,22 @@ FILE_NAME = re.compile(
 EXPECTED = "{DSP}_{Service}[_{Society}]_{Territory}_{Currency}_{YYYYMMDD}-{YYYYMMDD}.tsv[.gz]"
 
 
+# The longest DSP, service, society or party ID a name may give: the columns of dsrs.models.DSR
+# they fill hold 100 characters.
+MAX_NAME_FIELD_CHARS = 100
+
+
 class FileNameError(ValueError):
     pass
+
+
+def _check_lengths(**fields: str | None) -> None:
+    for label, value in fields.items():
+        if value is not None and len(value) > MAX_NAME_FIELD_CHARS:
+            raise FileNameError(
+                f"the {label.replace('_', ' ')} {value[:20]!r}... is {len(value)} characters long, more than the "
+                f"{MAX_NAME_FIELD_CHARS} a DSR holds"
+            )
 
 
 @dataclass(frozen=True)
@@ -34,6 +48,7 @@ def parse_dsr_file_name(path: Path) -> DsrFileName:
     match = FILE_NAME.fullmatch(path.name)
     if not match:
         raise FileNameError(f"file name does not match {EXPECTED}")
+    _check_lengths(DSP=match["dsp"], service=match["service"], society=match["society"])
     start = _parse_date(match["start"])
     end = _parse_date(match["end"])
     if start > end:
@@ -89,6 +104,7 @@ def parse_dsrf_file_name(path: Path) -> DsrfFileName:
     match = DSRF_FILE_NAME.fullmatch(path.name)
     if not match:
         raise FileNameError(f"file name does not match {DSRF_EXPECTED}")
+    _check_lengths(sender_party_ID=match["sender"], recipient_party_ID=match["recipient"], service=match["service"])
     start = _parse_date(match["start"])
     end = _parse_date(match["end"])
     if start > end:

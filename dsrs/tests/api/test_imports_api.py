@@ -121,6 +121,10 @@ class TestUpload:
                 "Spotify_SpotifyPremium_ES_EUR_20200201-20200131.tsv",
                 "period starts after it ends (2020-02-01 > 2020-01-31)",
             ),
+            (
+                f"{'D' * 200}_SpotifyPremium_ES_EUR_20200101-20200131.tsv",
+                "the DSP 'DDDDDDDDDDDDDDDDDDDD'... is 200 characters long, more than the 100 a DSR holds",
+            ),
         ],
     )
     def test_a_name_that_does_not_parse_or_an_unknown_code_is_a_400_and_nothing_is_queued(

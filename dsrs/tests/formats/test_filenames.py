@@ -4,12 +4,14 @@ from pathlib import Path
 import pytest
 
 from dsrs.formats.filenames import (
+    MAX_NAME_FIELD_CHARS,
     DsrFileName,
     FileNameError,
     is_dsrf_file_name,
     parse_dsr_file_name,
     parse_dsrf_file_name,
 )
+from dsrs.models import DSR
 
 
 def test_it_parses_a_gzipped_name_without_society():
@@ -73,6 +75,19 @@ def test_it_accepts_a_one_day_period():
 def test_it_rejects_a_malformed_name(name, reason):
     with pytest.raises(FileNameError, match=reason.replace("(", r"\(").replace(")", r"\)")):
         parse_dsr_file_name(Path(name))
+
+
+def test_a_name_field_may_be_as_long_as_the_dsr_column_it_fills_and_no_longer():
+    longest = parse_dsr_file_name(Path(f"{'D' * 100}_{'S' * 100}_{'C' * 100}_ES_EUR_20200101-20200131.tsv"))
+
+    assert (len(longest.dsp), len(longest.service), len(longest.society)) == (100, 100, 100)
+    assert {DSR._meta.get_field(name).max_length for name in ("dsp", "service", "society", "recipient_party_id")} == {
+        MAX_NAME_FIELD_CHARS
+    }
+    with pytest.raises(FileNameError, match=r"^the society 'CCCCCCCCCCCCCCCCCCCC'\.\.\. is 101 characters long"):
+        parse_dsr_file_name(Path(f"Spotify_Premium_{'C' * 101}_ES_EUR_20200101-20200131.tsv"))
+    with pytest.raises(FileNameError, match=r"^the recipient party ID 'PPPPPPPPPPPPPPPPPPPP'\.\.\. is 101 characters"):
+        parse_dsrf_file_name(Path(f"DSR_PADPIDA1_{'P' * 101}_Premium_20200101--20200131_ES_1of1_20200205T000000.tsv"))
 
 
 def test_a_dsrf_file_name_gives_sender_recipient_service_period_and_territory():
