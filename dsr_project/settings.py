@@ -226,9 +226,11 @@ TEMPLATES = [
 # PostgreSQL only. DATABASE_URL points at any server. Without it, the embedded server in .pgdata/
 # (dsr_project/embedded_postgres), which the first connection starts, so that a fresh clone needs
 # no database set-up and commands that never connect never start it.
+# Connections are kept for a minute between requests, and checked before a request reuses one:
+# after a database restart, the first request reconnects instead of failing.
 DATABASE_URL = env_text("DATABASE_URL")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 else:
     DATABASES = {
         "default": {
@@ -236,6 +238,7 @@ else:
             "NAME": "postgres",
             "PGDATA": str(BASE_DIR / ".pgdata"),
             "CONN_MAX_AGE": 60,
+            "CONN_HEALTH_CHECKS": True,
         }
     }
 

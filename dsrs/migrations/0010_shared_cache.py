@@ -8,11 +8,11 @@ class Migration(migrations.Migration):
 
     operations = [
         # The "shared" cache of the settings (Django's DatabaseCache, as `createcachetable` makes
-        # its table): the API throttles' counts, the same for every process. UNLOGGED: counts
-        # lost in a crash cost nothing, and they need no WAL.
+        # its table): the API throttles' counts, the same for every process. Not UNLOGGED: after
+        # a crash, an unlogged table's index can be left unreadable, and every request fail.
         migrations.RunSQL(
             sql="""
-            CREATE UNLOGGED TABLE dsrs_shared_cache (
+            CREATE TABLE dsrs_shared_cache (
                 cache_key varchar(255) PRIMARY KEY,
                 value text NOT NULL,
                 expires timestamp with time zone NOT NULL
