@@ -343,6 +343,12 @@ SPECTACULAR_SETTINGS = {
 
 # A file with more than this share of rejected lines fails as a whole.
 DSR_MAX_REJECTED_RATIO = env_ratio("DSR_MAX_REJECTED_RATIO", 0.01)
+# A file fails as soon as it holds more than these (dsrs/formats/limits.py): a DSP's largest
+# monthly file holds about a billion lines, some 100 GB once decompressed, and a .gz of theirs
+# expands less than ten times.
+DSR_MAX_LINES = env_int("DSR_MAX_LINES", 2_000_000_000)
+DSR_MAX_BYTES = env_int("DSR_MAX_BYTES", 400 * 1024**3)
+DSR_MAX_EXPANSION = env_int("DSR_MAX_EXPANSION", 100)
 
 # The top-percentile query runs over this many connections at once, each summing a disjoint share
 # of the resources: about one per core the database server can give a query.

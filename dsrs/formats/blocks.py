@@ -13,6 +13,8 @@ from typing import BinaryIO
 
 from isal import igzip, isal_zlib
 
+from dsrs.formats.limits import InputLimits, TooLarge
+
 # Small chunks: validating one holds the GIL (one regex call), and the COPY thread needs the GIL to
 # feed the server between them (1 MiB chunks loaded measurably slower).
 CHUNK_BYTES = 64 << 10
@@ -29,11 +31,16 @@ class Block:
     bytes_read: int  # of the file as stored (compressed for .gz), up to the end of this block
 
 
-def read_blocks(raw: BinaryIO, *, gzipped: bool) -> Iterator[Block]:
-    """The file's (decompressed) bytes, CHUNK_BYTES at a time."""
+def read_blocks(raw: BinaryIO, *, gzipped: bool, limits: InputLimits | None = None) -> Iterator[Block]:
+    """The file's (decompressed) bytes, CHUNK_BYTES at a time; TooLarge past `limits.max_bytes`."""
     # ISA-L inflates several times faster than zlib, for the same files and the same errors.
     stream = igzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw
+    max_bytes = limits.max_bytes if limits else None
+    decompressed = 0
     while data := stream.read(CHUNK_BYTES):
+        decompressed += len(data)
+        if max_bytes is not None and decompressed > max_bytes:
+            raise TooLarge(limits.too_many_bytes)
         yield Block(data, raw.tell())
 
 
@@ -80,6 +87,8 @@ def whole_lines(blocks: Iterable[Block]) -> Iterator[tuple[bytes | type[TooLong]
 def read_errors_as_failures(blocks: Iterable[Block], lines_seen: Callable[[], int]) -> Iterator[Block]:
     try:
         yield from blocks
+    except TooLarge as error:
+        raise FileFailure(f"{error}, after line {lines_seen():,}") from None
     except EOFError:
         raise FileFailure(
             f"truncated gzip: the file ends after line {lines_seen()}"

@@ -20,6 +20,7 @@ usages of the summary's sales up to it. Each sale is within one unit of that sca
 pro rata, and the sales of a summary add up to its NetRevenue exactly. Integer arithmetic only.
 """
 
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from dsrs.formats.blocks import MAX_LINE_BYTES, Block, TooLong, read_blocks, read_errors_as_failures, whole_lines
+from dsrs.formats.limits import input_limits
 from dsrs.formats.usage_lines import REPORTED_REJECTIONS, Chunk, Rejection
 from dsrs.formats.values import MAX_REVENUE_CHARS, MAX_USAGES, MAX_USAGES_DIGITS, REVENUE, REVENUE_LIMIT
 from dsrs.formats.values import shown as _show
@@ -186,7 +188,8 @@ class Tally:
 def read_prelude(path: Path, *, gzipped: bool) -> Prelude:
     """The HEAD and summary records, checked: they say which DSRs the file makes."""
     with open(path, "rb") as raw:
-        records = _records(read_blocks(raw, gzipped=gzipped))
+        limits = input_limits(file_size=os.fstat(raw.fileno()).st_size, gzipped=gzipped)
+        records = _records(read_blocks(raw, gzipped=gzipped, limits=limits))
         head = None
         summaries: dict[bytes, Summary] = {}
         reports: list[tuple[str, str]] = []

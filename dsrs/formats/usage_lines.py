@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from dsrs.formats.blocks import FileFailure
+from dsrs.formats.limits import InputLimits
 
 REPORTED_REJECTIONS = 100
 
@@ -39,21 +40,45 @@ class LineCounts:
     def lines_read(self) -> int:
         return self.lines_stored + self.lines_rejected
 
-    def taking(self, chunks: Iterable[Chunk], on_taken: Callable[[], None] | None = None) -> Iterator[bytes]:
-        """The COPY text of `chunks`, each counted as it is taken; `on_taken` after each."""
+    def taking(
+        self,
+        chunks: Iterable[Chunk],
+        on_taken: Callable[[], None] | None = None,
+        *,
+        limits: InputLimits | None = None,
+    ) -> Iterator[bytes]:
+        """The COPY text of `chunks`, each counted as it is taken; `on_taken` after each. With
+        `limits`, FileFailure as soon as the file holds too many lines, or has rejected more
+        than it may of the most lines it can hold."""
         for chunk in chunks:
             self.lines_stored += chunk.stored
             self.lines_rejected += len(chunk.rejections)
             self.rejections.extend(chunk.rejections[: REPORTED_REJECTIONS - len(self.rejections)])
             self.bytes_read = chunk.bytes_read
+            if limits:
+                self._check_within(limits)
             if chunk.copy_text:
                 yield chunk.copy_text
             if on_taken:
                 on_taken()
 
+    def _check_within(self, limits: InputLimits) -> None:
+        if self.lines_read > limits.max_lines:
+            raise FileFailure(f"more than {limits.max_lines:,} lines (DSR_MAX_LINES)")
+        limit = settings.DSR_MAX_REJECTED_RATIO
+        if self.bytes_read < limits.file_size and self.lines_rejected > limit * limits.possible_lines:
+            raise FileFailure(
+                f"{self.lines_rejected:,} of the first {self.lines_read:,} lines rejected: more than "
+                f"DSR_MAX_REJECTED_RATIO ({limit:.2%}) of the most lines the file can hold "
+                f"({limits.possible_lines:,}), so it cannot pass{self._first()}"
+            )
+
+    def _first(self) -> str:
+        return f"; first: line {self.rejections[0].line}: {self.rejections[0].reason}" if self.rejections else ""
+
     def check_acceptable(self) -> None:
         """Fail the whole file when it has no valid line or too many rejected ones."""
-        first = f"; first: line {self.rejections[0].line}: {self.rejections[0].reason}" if self.rejections else ""
+        first = self._first()
         if self.lines_stored == 0:
             raise FileFailure(f"no valid usage line ({self.lines_rejected} rejected{first})")
         ratio = self.lines_rejected / self.lines_read

@@ -13,7 +13,6 @@ transaction rolls back and only `failed` DSR rows are recorded.
 import enum
 import hashlib
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from dsrs.ecb.rates import RateError, mean_ecb_rate
 from dsrs.formats import dsrf
 from dsrs.formats.blocks import FileFailure, read_blocks
 from dsrs.formats.detect import Format, detect_format
+from dsrs.formats.limits import input_limits
 from dsrs.formats.usage_lines import LineCounts
 from dsrs.ingest.interrupts import interruptible
 from dsrs.ingest.pipeline import in_thread
@@ -220,17 +220,20 @@ def _load(request: _Request, reports: FileReports, streamed: columnar.StreamedCo
     this returns or raises."""
     started = time.monotonic()
     counts, on_progress = reports.counts, request.on_progress
+    file_size = request.path.stat().st_size
+    limits = input_limits(file_size=file_size, gzipped=reports.gzipped)
     with (
         open(request.path, "rb") as raw,
-        in_thread(read_blocks(raw, gzipped=reports.gzipped), name="dsr-read", ahead=READ_AHEAD_CHUNKS) as blocks,
+        in_thread(
+            read_blocks(raw, gzipped=reports.gzipped, limits=limits), name="dsr-read", ahead=READ_AHEAD_CHUNKS
+        ) as blocks,
         in_thread(reports.read(blocks), name="dsr-validate", ahead=READ_AHEAD_CHUNKS) as chunks,
     ):
-        file_size = os.fstat(raw.fileno()).st_size
 
         def report_progress() -> None:
             on_progress(Progress(counts.lines_read, counts.bytes_read, file_size, time.monotonic() - started))
 
-        reports.store(streamed, counts.taking(chunks, report_progress if on_progress else None))
+        reports.store(streamed, counts.taking(chunks, report_progress if on_progress else None, limits=limits))
 
 
 def _fill_counts(dsr: DSR, counts: LineCounts | dsrf.Tally) -> None:

@@ -586,6 +586,7 @@ def test_a_line_longer_than_a_read_block_is_stored_whole(write_dsr):
 
 def test_a_line_longer_than_the_limit_is_rejected_and_the_others_are_stored(write_dsr, settings):
     settings.DSR_MAX_REJECTED_RATIO = 0.5
+    settings.DSR_MAX_EXPANSION = 10_000  # one word 400,000 times over gzips a thousandfold, as a bomb does
     path = write_dsr(NOK_JANUARY_2020, [GOOD[0], "id9\t" + "la " * 400_000 + "\ta\ti\t1\t2", GOOD[1]])
 
     dsr = ingest_dsr(path=path).dsr
