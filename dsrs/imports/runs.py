@@ -5,11 +5,14 @@ The outcome of an ingested file is written in the transaction that commits the D
 that dies at any point leaves either the DSR with its import `ingested`, or neither.
 """
 
-from contextlib import suppress
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import psycopg
 from django.db import DatabaseError, OperationalError, connection
+from django.db.backends.utils import CursorWrapper
 from django.db.models import F
 from django.utils import timezone
 
@@ -32,6 +35,10 @@ REMEDIES = {
 }
 
 
+# How long a run waits for another run of the same import to end (see _sole_run).
+SOLE_RUN_WAIT_SECONDS = 600
+
+
 class TransientFailure(Exception):
     """The ingestion failed for a reason outside the file: its job is tried again later."""
 
@@ -41,7 +48,8 @@ def run_import(*, import_id: int, last_attempt: bool) -> None:
     raised as TransientFailure (or the database's OperationalError) for the job to be tried
     again, unless this is its `last_attempt`: then, as any other failure, it ends `failed`."""
     try:
-        _run(import_id, last_attempt)
+        with _sole_run(import_id):
+            _run(import_id, last_attempt)
     except (OperationalError, psycopg.OperationalError) as error:
         _end_unexpectedly(import_id, error, tried_again=not last_attempt)
         raise
@@ -50,6 +58,33 @@ def run_import(*, import_id: int, last_attempt: bool) -> None:
     except Exception as error:
         _end_unexpectedly(import_id, error, tried_again=False)
         raise
+
+
+@contextmanager
+def _sole_run(import_id: int) -> Iterator[None]:
+    """Held on this worker's database session while it runs the import. A worker frozen long
+    enough for its job to be queued again is not dead: the second run waits here until the first
+    ends (or its session does, when its worker dies), then finds the outcome recorded, instead of
+    ingesting the same file beside it and ending `skipped` for the first run's own DSR."""
+    key = f"dsr-import:{import_id}"
+    waited_until = time.monotonic() + SOLE_RUN_WAIT_SECONDS
+    with connection.cursor() as cursor:
+        while not _locked(cursor, key):
+            if time.monotonic() > waited_until:
+                # Frozen for good, or still at work: the job is tried again later.
+                raise TransientFailure(f"another run of import {import_id} is still going on")
+            time.sleep(1)
+    try:
+        yield
+    finally:
+        # A session lost meanwhile took its lock with it.
+        with suppress(DatabaseError), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
+
+
+def _locked(cursor: CursorWrapper, key: str) -> bool:
+    cursor.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [key])
+    return cursor.fetchone()[0]
 
 
 def _run(import_id: int, last_attempt: bool) -> None:

@@ -13,7 +13,7 @@ from django.db import connection
 from dsrs.ingest.service import file_sha256
 from dsrs.models import DSR, Import
 from dsrs.tests.support.database import usage_partitions
-from dsrs.tests.support.processes import observer, pause_in_copy, resume, wait_until
+from dsrs.tests.support.processes import observer, pause_in_copy, resume, session_query, wait_until
 from dsrs.tests.support.uploads import dsr_bytes, upload
 from dsrs.tests.support.users import user_with_token
 
@@ -50,6 +50,17 @@ def state(import_id: int) -> dict:
 def finished(import_id: int) -> dict | None:
     current = state(import_id)
     return current if current["status"] in Import.FINISHED else None
+
+
+def idle_for(conn, app_name: str, *, seconds: float) -> bool:
+    """No session of `app_name` did anything for `seconds` (its worker's heartbeats aside)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        query = session_query(conn, app_name) or ""
+        if query and "procrastinate" not in query:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def workers_registered() -> int:
@@ -153,6 +164,36 @@ def test_the_job_of_a_worker_killed_mid_ingestion_is_run_again_by_another_within
     assert (dsr.sha256, dsr.lines_stored) == (file_sha256(imports_storage / str(created["id"]) / ES_JANUARY), BIG)
     assert usage_partitions() == [f"dsrs_usage_{dsr.id}"]  # the killed load left nothing
     assert jobs() == [(created["id"], "succeeded", 2)]  # two runs
+
+
+def test_a_frozen_worker_whose_job_another_took_over_ingests_once_and_the_other_run_waits_for_it(
+    client, uploader, start_worker
+):
+    frozen = start_worker("worker-frozen")
+    wait_until(lambda: workers_registered() == 1, what="the first worker")
+    created = upload(client, uploader, ES_JANUARY, dsr_bytes(BIG)).json()
+    with observer() as watching:
+        pause_in_copy(watching, frozen, "worker-frozen")  # alive, its heartbeat stalled
+    start_worker("worker-second")
+
+    def taken_over() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT status FROM procrastinate_jobs WHERE task_name = 'ingest_import'")
+            (status,) = cursor.fetchone()
+        return state(created["id"])["message"] == "its worker stopped responding: queued again" and status == "doing"
+
+    wait_until(taken_over, timeout=60, what="the second worker to take the job")
+    time.sleep(3)  # unfenced, the second run would load the file and commit it meanwhile
+    resume(frozen)
+    with observer() as watching:
+        # The first run goes on to its end: its commit, or finding the file ingested by the other.
+        wait_until(lambda: idle_for(watching, "worker-frozen", seconds=2), timeout=60, what="the first run to end")
+    done = wait_until(lambda: finished(created["id"]), timeout=60, what="the import to end")
+
+    dsr = DSR.objects.get()
+    assert (done["status"], done["dsr"], done["lines_read"]) == ("ingested", dsr.id, BIG)
+    assert usage_partitions() == [f"dsrs_usage_{dsr.id}"]
+    assert [status for _, status, _ in jobs()] == ["succeeded"]
 
 
 def test_a_connection_lost_mid_load_is_tried_again_after_a_wait_and_ends_ingested(client, uploader, start_worker):
