@@ -61,6 +61,8 @@ def api_server(workers: int, extra_env: dict | None = None) -> Iterator[ApiServe
         "SECURE_SSL_REDIRECT": "0",
         "ALLOWED_HOSTS": "*",
         "LOG_LEVEL": "WARNING",
+        # Read as `make run` serves: the benchmark measures the ranking, not a token's lookup.
+        "API_READ_ACCESS": "public",
         **(extra_env or {}),
     }
     process = subprocess.Popen(
