@@ -114,3 +114,4 @@ def test_a_browser_without_a_session_is_offered_the_login(client, small_catalogu
     assert page.status_code == 401
     assert b"<a href='/api-auth/login/?next=/dsrs/'>Log in</a>" in page.content
     assert (login.status_code, b'name="password"' in login.content) == (200, True)
+    assert b"<title>Log in \xe2\x80\x93 DSR API</title>" in login.content
