@@ -118,7 +118,9 @@ class ScratchServer:
 
     def __init__(self, folder: Path):
         self.pgdata = folder / ".pgdata"
-        self.admin_url = start_server(self.pgdata).get_uri("postgres")
+        server = start_server(self.pgdata)
+        self.admin_url = server.get_uri("postgres")
+        self.bin_path = server.bin_path  # its client programs: pg_dump, pg_restore
         self.databases = 0
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {self.TEMPLATE}")
