@@ -10,7 +10,6 @@ else over their columnar copies when each has one (`columnar_ranking`), else by 
 
 import json
 import logging
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -27,7 +26,9 @@ from dsrs.percentile.ranking import Ranking
 from dsrs.percentile.segment_ranking import SegmentRanking, UnusableSegments
 from dsrs.percentile.selection import SelectedDsr, selected_dsr_ids, selected_dsrs
 from dsrs.storage import columnar, kept_answers
+from dsrs.storage.columnar import jobs
 from dsrs.storage.columnar.copy_text import INEXACT
+from dsrs.storage.columnar.paths import intact
 
 logger = logging.getLogger(__name__)
 
@@ -115,13 +116,27 @@ def _ranking(dsrs: list[SelectedDsr], number: int) -> Ranking | ColumnarRanking 
     )
 
 
+# What DuckDB raises for a file it cannot read as what it should be (one damaged at the same size,
+# or removed with its DSR meanwhile): the next engine answers, PostgreSQL last.
+UNREADABLE = (duckdb.IOException, duckdb.InvalidInputException, duckdb.CatalogException)
+
+
 def _files_here(dsrs: list[SelectedDsr], field: str) -> dict[int, Path] | None:
     """{dsr id: path} of the file each of `dsrs` names in `field` (columnar_copy, resource_segment),
-    or None when one names none or this machine does not see it."""
-    paths = {dsr.id: columnar.copy_path(name) for dsr in dsrs if (name := getattr(dsr, field))}
-    if len(paths) < len(dsrs) or not all(os.path.exists(path) for path in paths.values()):
+    or None when one names none, this machine does not see it, or it is not the file that was
+    published: a damaged file is never ranked, and is queued to be written again."""
+    names = {dsr.id: name for dsr in dsrs if (name := getattr(dsr, field))}
+    if len(names) < len(dsrs):
         return None
-    return paths
+    for dsr_id, name in names.items():
+        found = intact(name)
+        if found is None:
+            return None
+        if not found:
+            logger.warning("DSR %s: %s %s is damaged: ranked without it, and written again", dsr_id, field, name)
+            jobs.queue_rewrite(dsr_id, field)
+            return None
+    return {dsr_id: columnar.copy_path(name) for dsr_id, name in names.items()}
 
 
 def ranking_over_segments(dsrs: list[SelectedDsr], number: int | None) -> SegmentRanking | None:
@@ -136,6 +151,9 @@ def ranking_over_segments(dsrs: list[SelectedDsr], number: int | None) -> Segmen
     try:
         return SegmentRanking(dsrs, number, segments)
     except duckdb.OutOfRangeException:  # a sum beyond DuckDB's 38 digits
+        return None
+    except UNREADABLE as error:
+        logger.warning("percentile over DSRs %s ranked without their segments: %s", [dsr.id for dsr in dsrs], error)
         return None
     except (UnusableSegments, duckdb.OutOfMemoryException) as error:
         logger.warning("percentile over DSRs %s ranked from the lines: %s", [dsr.id for dsr in dsrs], error)
@@ -155,14 +173,9 @@ def _columnar_ranking(dsrs: list[SelectedDsr], number: int) -> ColumnarRanking |
         return ColumnarRanking(dsrs, number, copies)
     except duckdb.OutOfRangeException:  # a sum beyond DuckDB's 38 digits
         return None
-    except duckdb.InvalidInputException as error:
-        if INEXACT not in str(error):
-            raise
-        logger.warning(
-            "percentile over DSRs %s ranked by PostgreSQL: a line DuckDB cannot round exactly (%s)",
-            [dsr.id for dsr in dsrs],
-            error,
-        )
+    except UNREADABLE as error:
+        reason = f"a line DuckDB cannot round exactly ({error})" if INEXACT in str(error) else error
+        logger.warning("percentile over DSRs %s ranked by PostgreSQL: %s", [dsr.id for dsr in dsrs], reason)
         return None
     except duckdb.OutOfMemoryException as error:
         logger.warning(

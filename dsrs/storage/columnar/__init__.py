@@ -29,7 +29,7 @@ from django.conf import settings
 
 from dsrs.models import DSR
 from dsrs.storage.columnar.copy_text import PARQUET
-from dsrs.storage.columnar.paths import WRITING, copy_path, directory, new_name, scratch_folder
+from dsrs.storage.columnar.paths import WRITING, copy_path, directory, intact, new_name, remove, scratch_folder
 from dsrs.storage.columnar.publish import publish
 from dsrs.storage.columnar.read_back import write_from_database
 from dsrs.storage.columnar.segments import prune_descriptions, write_segment
@@ -89,7 +89,7 @@ def write_copy(dsr: DSR) -> str | None:
 def remove_copies(names: Iterable[str]) -> None:
     for name in names:
         if name:
-            copy_path(name).unlink(missing_ok=True)
+            remove(name)
 
 
 @dataclass
@@ -111,7 +111,7 @@ def rebuild(*, every: bool = False) -> Rebuilt:
         if _missing(dsr.resource_segment, every) and write_segment(dsr):
             rebuilt.segments.append(dsr.id)
     for path in _unnamed_copies():
-        path.unlink(missing_ok=True)
+        remove(path.name)
         rebuilt.removed.append(path.name)
     for folder in _abandoned_scratch_folders():
         rebuilt.removed += [path.name for path in folder.iterdir()]
@@ -121,7 +121,8 @@ def rebuild(*, every: bool = False) -> Rebuilt:
 
 
 def _missing(name: str, every: bool) -> bool:
-    return every or not name or not copy_path(name).exists()
+    """Absent, or not the file that was published (see paths.intact)."""
+    return every or not name or not intact(name)
 
 
 def _unnamed_copies() -> list[Path]:

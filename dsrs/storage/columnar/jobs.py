@@ -1,7 +1,8 @@
 """Where the forms of a DSR's lines that are faster to rank than its copy are queued and written:
 after its commit, by the workers (`manage.py ingest_worker`), on the `derived` queue, so that
 ingestion does not pay for them. Each job is idempotent and tried again after a failure; until it
-is done, the DSR's copy (or PostgreSQL) answers. Once no segment is left to write, the answers
+is done, the DSR's copy (or PostgreSQL) answers. A file a query found damaged is queued here to be
+written again (queue_rewrite). Once no segment is left to write, the answers
 users ask first are computed and kept (dsrs.percentile.warming, deferred by its task's name, which
 sits above this layer)."""
 
@@ -13,8 +14,8 @@ from procrastinate.contrib.django import app
 from procrastinate.exceptions import AlreadyEnqueued
 
 from dsrs.models import DSR
-from dsrs.storage.columnar import segments
-from dsrs.storage.columnar.paths import copy_path
+from dsrs.storage.columnar import segments, write_copy
+from dsrs.storage.columnar.paths import intact
 
 QUEUE = "derived"
 WARM_ANSWERS = "warm_answers"
@@ -23,19 +24,39 @@ SEGMENT_PRIORITY = -1
 WARM_PRIORITY = -2
 
 
-@app.task(
-    name="write_resource_segment",
-    queue=QUEUE,
-    priority=SEGMENT_PRIORITY,
-    retry=RetryStrategy(max_attempts=3, exponential_wait=3),
-)
+# A derived file of one DSR: written after ingestion, before warming; tried again after a failure.
+FILE_JOB = {"queue": QUEUE, "priority": SEGMENT_PRIORITY, "retry": RetryStrategy(max_attempts=3, exponential_wait=3)}
+
+
+@app.task(name="write_resource_segment", **FILE_JOB)
 def write_resource_segment(*, dsr_id: int) -> None:
-    dsr = DSR.objects.filter(id=dsr_id, status=DSR.Status.INGESTED).first()
+    dsr = _ingested(dsr_id)
     if dsr is None:
-        return  # deleted, or failed, meanwhile
-    if not (dsr.resource_segment and copy_path(dsr.resource_segment).exists()):
+        return
+    if not (dsr.resource_segment and intact(dsr.resource_segment)):
         segments.write_segment(dsr)
     queue_warming()
+
+
+@app.task(name="write_columnar_copy", **FILE_JOB)
+def write_columnar_copy(*, dsr_id: int) -> None:
+    """A copy of the lines found damaged, written again from PostgreSQL."""
+    dsr = _ingested(dsr_id)
+    if dsr is not None and not (dsr.columnar_copy and intact(dsr.columnar_copy)):
+        write_copy(dsr)
+
+
+def _ingested(dsr_id: int) -> DSR | None:
+    """The DSR, unless it was deleted, or failed, meanwhile."""
+    return DSR.objects.filter(id=dsr_id, status=DSR.Status.INGESTED).first()
+
+
+def queue_rewrite(dsr_id: int, field: str) -> None:
+    """Queue the writing again of DSR `dsr_id`'s file of `field` (resource_segment, columnar_copy),
+    found damaged, unless it is already queued."""
+    task = write_resource_segment if field == "resource_segment" else write_columnar_copy
+    with contextlib.suppress(AlreadyEnqueued):
+        task.configure(queueing_lock=f"{task.name}:{int(dsr_id)}").defer(dsr_id=dsr_id)
 
 
 def queue_segments(dsrs: list[DSR]) -> None:

@@ -1,8 +1,16 @@
-"""Where the copies of the DSRs' lines live: COLUMNAR_DIR, each copy named after its DSR and by
-its kind (dsrs.storage.columnar.copy_text), and the scratch folders copies are written in before they
-are renamed into place."""
+"""Where the copies of the DSRs' lines live: COLUMNAR_DIR, each copy named after its DSR, its size
+and its kind (dsrs.storage.columnar.copy_text), and the scratch folders copies are written in before
+they are renamed into place.
 
+A copy never changes once published, so the size its name records tells a damaged one (cut,
+emptied, doubled, replaced by a directory) at the cost of one stat: `intact`.
+"""
+
+import os
+import re
 import secrets
+import shutil
+import stat
 import tempfile
 from pathlib import Path
 
@@ -20,9 +28,40 @@ def copy_path(name: str) -> Path:
     return directory() / name
 
 
+# dsr-{id}-{random}[-{bytes}]{kind}: the size once published; names of before 2026-12-04 have none.
+NAME = re.compile(r"dsr-(?P<dsr>[0-9]+)-(?P<random>[0-9a-f]{16})(?:-(?P<bytes>[0-9]+))?(?P<kind>\..+)")
+
+
+def remove(name: str) -> None:
+    """Remove copy `name`, whatever stands at its path: a directory too, when one replaced it."""
+    path = copy_path(name)
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def new_name(dsr_id: int, kind: str) -> str:
     """A new file name for a copy of DSR `dsr_id`; `kind`: a suffix of dsrs.storage.columnar.copy_text."""
     return f"dsr-{int(dsr_id)}-{secrets.token_hex(8)}{kind}"
+
+
+def published_name(written: Path) -> str:
+    """The name `written` (named by new_name) is published under: with its size."""
+    parts = NAME.fullmatch(written.name)
+    return f"dsr-{parts['dsr']}-{parts['random']}-{written.stat().st_size}{parts['kind']}"
+
+
+def intact(name: str) -> bool | None:
+    """Whether copy `name` is the file that was published: a regular file of the size its name
+    records (any size for a name that records none); None when there is no such file."""
+    try:
+        found = os.stat(copy_path(name))
+    except FileNotFoundError:
+        return None
+    parts = NAME.fullmatch(name)
+    recorded = parts["bytes"] if parts else None
+    return stat.S_ISREG(found.st_mode) and (recorded is None or found.st_size == int(recorded))
 
 
 def scratch_folder() -> Path:

@@ -1,5 +1,6 @@
 """Where a file written for a DSR (its copy of the lines, its resource segment) is moved into place
-in COLUMNAR_DIR and named in the DSR's row, atomically with respect to a deletion."""
+in COLUMNAR_DIR, under a name that records its size, and named in the DSR's row, atomically with
+respect to a deletion."""
 
 import os
 from pathlib import Path
@@ -7,13 +8,13 @@ from pathlib import Path
 from django.db import transaction
 
 from dsrs.models import DSR
-from dsrs.storage.columnar.paths import copy_path
+from dsrs.storage.columnar.paths import copy_path, published_name, remove
 
 
 def publish(dsr: DSR, written: Path, *, field: str) -> str | None:
     """Move `written` into place and name it in `dsr`'s `field` (columnar_copy, resource_segment),
     removing the file it replaces once that commits; None when the DSR was deleted meanwhile."""
-    name = written.name
+    name = published_name(written)
     os.replace(written, copy_path(name))
     with transaction.atomic():
         # The row lock orders this with a deletion: either the deletion sees the name and removes
@@ -25,10 +26,10 @@ def publish(dsr: DSR, written: Path, *, field: str) -> str | None:
             .first()
         )
         if previous is None:
-            copy_path(name).unlink(missing_ok=True)
+            remove(name)
             return None
         DSR.objects.filter(id=dsr.id).update(**{field: name})
         if previous:
-            transaction.on_commit(lambda: copy_path(previous).unlink(missing_ok=True))
+            transaction.on_commit(lambda: remove(previous))
     setattr(dsr, field, name)
     return name
