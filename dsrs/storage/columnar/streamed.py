@@ -6,9 +6,9 @@ the form COLUMNAR_FORMAT says:
   lines as Parquet with DuckDB, on the core the ingestion leaves idle: CPU that the load needs on
   two cores, for cold queries about twice as fast (docs/performance.md).
 Either way the copy holds the bytes PostgreSQL parsed, and is published only once they are
-committed (dsrs.storage.columnar). A Parquet writer that fails (a line it cannot round exactly, a full
-disk) costs the ingestion nothing: its copy is read back from PostgreSQL after the commit
-instead. A DSRF file of several reports sends its DSRs' lines interleaved: their copies are read
+committed (dsrs.storage.columnar). A copy that cannot be written (a full disk, an I/O error, a
+line the Parquet writer cannot round exactly) costs the ingestion nothing: it is read back from
+PostgreSQL after the commit instead. A DSRF file of several reports sends its DSRs' lines interleaved: their copies are read
 back too. Whatever is not published when the ingestion is over, committed or not, is removed.
 """
 
@@ -109,13 +109,38 @@ class StreamedCopies:
             writer.chunks.put(_End)  # and the writer's pipe is closed once the rest is sent
 
     def _writing_text(self, dsr: DSR, chunks: Iterable[bytes], led_by_dsr_id: bool) -> Iterator[bytes]:
-        scratch = scratch_folder()
-        text = self._texts[dsr.id] = _Text(scratch, scratch / new_name(dsr.id, DSRF_TEXT if led_by_dsr_id else TEXT))
-        with open(text.path, "wb") as copy:
+        """`chunks`, each also written to the text copy. A copy that cannot be written (a full
+        disk, an I/O error) is given up and the load goes on: it is read back after the commit."""
+        copy = None
+        try:
+            scratch = scratch_folder()
+            text = self._texts[dsr.id] = _Text(
+                scratch, scratch / new_name(dsr.id, DSRF_TEXT if led_by_dsr_id else TEXT)
+            )
+            # Unbuffered: each chunk is written whole, so closing the file has nothing left to fail.
+            copy = open(text.path, "wb", buffering=0)  # noqa: SIM115 (closed below, or when given up)
+        except OSError as error:
+            self._give_up(dsr, error)
+        try:
             for chunk in chunks:
-                copy.write(chunk)
+                if copy is not None:
+                    try:
+                        copy.write(chunk)
+                    except OSError as error:
+                        copy.close()
+                        copy = None
+                        self._give_up(dsr, error)
                 yield chunk
-        text.complete = True
+        finally:
+            if copy is not None:
+                copy.close()
+        if copy is not None:
+            self._texts[dsr.id].complete = True
+
+    def _give_up(self, dsr: DSR, error: OSError) -> None:
+        logger.warning("DSR %s: copy not written with its lines (%s); read back from PostgreSQL", dsr.id, error)
+        if (text := self._texts.pop(dsr.id, None)) is not None:
+            shutil.rmtree(text.scratch, ignore_errors=True)
 
     def finished(self, dsr: DSR) -> Path | None:
         """The copy written for `dsr`, under its name, once all its lines were sent; None when

@@ -192,6 +192,30 @@ def test_a_parquet_writer_that_fails_leaves_the_copy_to_be_read_back(
     )
 
 
+@pytest.mark.parametrize("copy_format", ["text"], indirect=True)
+def test_a_text_copy_the_disk_cannot_hold_leaves_the_ingestion_whole_and_is_read_back(
+    write_dsr, read_back, monkeypatch, caplog
+):
+    before = writing_folders()
+    real_open = open
+    # The copy's file is /dev/full: every write fails as on a full disk.
+    monkeypatch.setattr(
+        streamed, "open", lambda path, mode, **options: real_open("/dev/full", mode, **options), raising=False
+    )
+    lines = [f"r{number}\ttitle {number}\tartist\tISRC\t1\t0.5" for number in range(50_000)]
+
+    result = ingest_dsr(path=write_dsr(GBP, lines), eur_rate=Decimal(1))
+
+    assert (result.outcome, result.lines_stored) == (Outcome.INGESTED, 50_000)
+    assert len(copy_rows(result.dsr)) == 50_000
+    assert read_back == [result.dsr.id]
+    assert (
+        f"DSR {result.dsr.id}: copy not written with its lines ([Errno 28] No space left on device); read back from "
+        "PostgreSQL" in caplog.text
+    )
+    assert writing_folders() == before
+
+
 def test_a_failed_ingestion_leaves_neither_a_copy_nor_a_folder_behind(write_dsr):
     before = writing_folders()
 
