@@ -8,8 +8,9 @@ the form COLUMNAR_FORMAT says:
 Either way the copy holds the bytes PostgreSQL parsed, and is published only once they are
 committed (dsrs.storage.columnar). A copy that cannot be written (a full disk, an I/O error, a
 line the Parquet writer cannot round exactly) costs the ingestion nothing: it is read back from
-PostgreSQL after the commit instead. A DSRF file of several reports sends its DSRs' lines interleaved: their copies are read
-back too. Whatever is not published when the ingestion is over, committed or not, is removed.
+PostgreSQL after the commit instead. A DSRF file of several reports sends its DSRs' lines
+interleaved: their copies are read back too. Whatever is not published when the ingestion is
+over, committed or not, is removed.
 """
 
 import contextlib
