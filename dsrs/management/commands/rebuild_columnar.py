@@ -1,4 +1,4 @@
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from dsrs.storage.columnar import rebuild
 
@@ -6,8 +6,9 @@ from dsrs.storage.columnar import rebuild
 class Command(BaseCommand):
     help = (
         "Write the columnar copy and the resource segment (COLUMNAR_DIR) of each ingested DSR that has "
-        "none, from its lines in PostgreSQL, and remove the files no DSR names and the resource descriptions "
-        "no segment names. The percentile query reads them."
+        "none, or a damaged one, from its lines in PostgreSQL, going on past any that fails, and remove "
+        "the files no DSR names and the resource descriptions no segment names. The percentile query "
+        "reads them."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -20,7 +21,7 @@ class Command(BaseCommand):
         for dsr_id in rebuilt.segments:
             self.stdout.write(f"DSR {dsr_id}: resource segment written")
         pruned = (
-            "descriptions not pruned: a resource segment is missing on this machine"
+            "descriptions not pruned: a resource segment is missing or damaged on this machine"
             if rebuilt.descriptions_removed is None
             else f"{_counted(rebuilt.descriptions_removed, 'description', 'descriptions')} no segment named removed"
         )
@@ -29,6 +30,10 @@ class Command(BaseCommand):
             f"{_counted(len(rebuilt.segments), 'resource segment', 'resource segments')} written, "
             f"{_counted(len(rebuilt.removed), 'file', 'files')} no DSR named removed, {pruned}"
         )
+        for failure in rebuilt.failed:
+            self.stderr.write(failure)
+        if rebuilt.failed:
+            raise CommandError(f"{_counted(len(rebuilt.failed), 'file', 'files')} could not be written")
 
 
 def _counted(number: int, singular: str, plural: str) -> str:

@@ -98,18 +98,27 @@ class Rebuilt:
     segments: list[int] = field(default_factory=list)  # DSR ids
     removed: list[str] = field(default_factory=list)  # file names no DSR named
     descriptions_removed: int | None = 0  # None: not pruned, a segment missing here
+    failed: list[str] = field(default_factory=list)  # what could not be written, and why
 
 
 def rebuild(*, every: bool = False) -> Rebuilt:
     """Write the copy and the resource segment of each ingested DSR that has none, or whose file
-    this machine does not see (`every`: of each ingested DSR), remove the files that no DSR names
-    and the descriptions no segment names."""
+    this machine does not see or finds damaged (`every`: of each ingested DSR), going on past any
+    that fails; remove the files that no DSR names and the descriptions no segment names."""
     rebuilt = Rebuilt()
     for dsr in DSR.objects.filter(status=DSR.Status.INGESTED).order_by("id"):
-        if _missing(dsr.columnar_copy, every) and write_copy(dsr):
-            rebuilt.written.append(dsr.id)
-        if _missing(dsr.resource_segment, every) and write_segment(dsr):
-            rebuilt.segments.append(dsr.id)
+        for field_name, write, done in (
+            ("columnar_copy", write_copy, rebuilt.written),
+            ("resource_segment", write_segment, rebuilt.segments),
+        ):
+            if not _missing(getattr(dsr, field_name), every):
+                continue
+            # One file that cannot be written (a full disk, a bad file in the way) stops no other.
+            try:
+                if write(dsr):
+                    done.append(dsr.id)
+            except (OSError, duckdb.Error, psycopg.Error) as error:
+                rebuilt.failed.append(f"DSR {dsr.id}: {field_name.replace('_', ' ')} not written ({error})")
     for path in _unnamed_copies():
         remove(path.name)
         rebuilt.removed.append(path.name)

@@ -37,7 +37,7 @@ from django.db import connection, transaction
 
 from dsrs.models import DSR
 from dsrs.storage.columnar.copy_text import quoted
-from dsrs.storage.columnar.paths import copy_path, new_name, scratch_folder
+from dsrs.storage.columnar.paths import copy_path, intact, new_name, scratch_folder
 from dsrs.storage.columnar.publish import publish
 from dsrs.storage.columnar.read_back import COLUMNS, copy_lines_out
 from dsrs.storage.connections import copy_file_in, own_connection
@@ -149,12 +149,12 @@ def _descriptions_lock(*, shared: bool) -> Iterator[None]:
 
 def prune_descriptions() -> int | None:
     """Remove the descriptions that no published segment names; returns how many. None when a
-    segment is missing on this machine: what it names is unknown, so nothing is removed."""
+    segment is missing on this machine, or damaged: what it names is unknown, so nothing is removed."""
     with _descriptions_lock(shared=False):
-        names = DSR.objects.exclude(resource_segment="").values_list("resource_segment", flat=True)
-        named = [str(copy_path(name)) for name in names]
-        if not all(Path(path).exists() for path in named):
+        names = list(DSR.objects.exclude(resource_segment="").values_list("resource_segment", flat=True))
+        if not all(intact(name) for name in names):
             return None
+        named = [str(copy_path(name)) for name in names]
         scratch = scratch_folder()
         try:
             kept = scratch / "kept.csv"

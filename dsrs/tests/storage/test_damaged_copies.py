@@ -8,7 +8,7 @@ too. On conftest.small_catalogue: EUR revenue Spotify A 45, YouTube A 20, Spotif
 import os
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 
 from dsrs.models import DSR
@@ -134,3 +134,27 @@ def test_the_job_writes_a_damaged_copy_again(small_catalogue):
         True,
         False,
     )
+
+
+@pytest.mark.usefixtures("segments_at_commit")
+def test_rebuild_columnar_goes_on_past_a_file_it_cannot_write_and_says_so(small_catalogue, monkeypatch, capsys):
+    es, gb = (DSR.objects.get(id=dsr_id) for dsr_id in (small_catalogue.es_spotify, small_catalogue.gb_spotify))
+    for dsr in (es, gb):
+        cut(columnar.copy_path(dsr.resource_segment))
+    write_segment = columnar.write_segment
+
+    def full_disk_for_es(dsr):
+        if dsr.id == es.id:
+            raise OSError(28, "No space left on device")
+        return write_segment(dsr)
+
+    monkeypatch.setattr(columnar, "write_segment", full_disk_for_es)
+
+    with pytest.raises(CommandError, match=r"^1 file could not be written$"):
+        call_command("rebuild_columnar")
+
+    out, err = capsys.readouterr()
+    gb.refresh_from_db()
+    assert err.splitlines() == [f"DSR {es.id}: resource segment not written ([Errno 28] No space left on device)"]
+    assert f"DSR {gb.id}: resource segment written" in out.splitlines()
+    assert intact(gb.resource_segment) is True
