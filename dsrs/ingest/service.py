@@ -158,6 +158,8 @@ def _ingest(request: _Request, reports: FileReports, started: float) -> IngestRe
                 dsr.eur_rate, dsr.eur_rate_source = _eur_rate(dsr, request.eur_rate)
         for dsr in dsrs:
             dsr.id = partitions.next_dsr_id()
+        # What an ingestion killed mid-write left of its copy goes now, not an hour later.
+        columnar.remove_abandoned_writes()
         with columnar.streamed_copies() as streamed, transaction.atomic(), interruptible():
             partitions.commit_durably()
             _load(request, reports, streamed)

@@ -16,6 +16,7 @@ Its resource segment, the form the percentile ranks fastest, is written after th
 worker (dsrs.storage.columnar.segments, jobs), and follows the same rules.
 """
 
+import contextlib
 import logging
 import shutil
 import time
@@ -29,7 +30,16 @@ from django.conf import settings
 
 from dsrs.models import DSR
 from dsrs.storage.columnar.copy_text import PARQUET
-from dsrs.storage.columnar.paths import WRITING, copy_path, directory, intact, new_name, remove, scratch_folder
+from dsrs.storage.columnar.paths import (
+    WRITING,
+    abandoned,
+    copy_path,
+    directory,
+    intact,
+    new_name,
+    remove,
+    scratch_folder,
+)
 from dsrs.storage.columnar.publish import publish
 from dsrs.storage.columnar.read_back import write_from_database
 from dsrs.storage.columnar.segments import prune_descriptions, write_segment
@@ -40,6 +50,7 @@ __all__ = [
     "copy_path",
     "directory",
     "rebuild",
+    "remove_abandoned_writes",
     "remove_copies",
     "streamed_copies",
     "write_copies",
@@ -122,9 +133,7 @@ def rebuild(*, every: bool = False) -> Rebuilt:
     for path in _unnamed_copies():
         remove(path.name)
         rebuilt.removed.append(path.name)
-    for folder in _abandoned_scratch_folders():
-        rebuilt.removed += [path.name for path in folder.iterdir()]
-        shutil.rmtree(folder, ignore_errors=True)
+    rebuilt.removed += remove_abandoned_writes()
     rebuilt.descriptions_removed = prune_descriptions()
     return rebuilt
 
@@ -143,11 +152,25 @@ def _unnamed_copies() -> list[Path]:
 
 
 def _abandoned_scratch_folders() -> list[Path]:
-    """Folders of writes cut short (a crash during the write): nothing in them changed for
+    """Folders of writes cut short (a crash during the write): on this machine, those whose writer
+    is gone; of another machine's (a shared volume), those in which nothing changed for
     UNNAMED_GRACE_SECONDS, longer than writing the copy of a 100M-line DSR takes."""
     old = time.time() - UNNAMED_GRACE_SECONDS
-    return [
-        folder
-        for folder in (directory() / WRITING).glob("*")
-        if folder.is_dir() and all(path.stat().st_mtime < old for path in [folder, *folder.iterdir()])
-    ]
+    found = []
+    for folder in (directory() / WRITING).glob("*"):
+        if not folder.is_dir():
+            continue
+        left = abandoned(folder)
+        if left or (left is None and all(path.stat().st_mtime < old for path in [folder, *folder.iterdir()])):
+            found.append(folder)
+    return found
+
+
+def remove_abandoned_writes() -> list[str]:
+    """Remove the folders of writes cut short; the names of the files they held."""
+    removed = []
+    for folder in _abandoned_scratch_folders():
+        with contextlib.suppress(OSError):  # another process removing it too
+            removed += [path.name for path in folder.iterdir()]
+        shutil.rmtree(folder, ignore_errors=True)
+    return removed

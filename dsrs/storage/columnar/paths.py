@@ -10,6 +10,7 @@ import os
 import re
 import secrets
 import shutil
+import socket
 import stat
 import tempfile
 from pathlib import Path
@@ -65,7 +66,29 @@ def intact(name: str) -> bool | None:
 
 
 def scratch_folder() -> Path:
-    """A new folder of its own to write a copy in; its writer removes it."""
+    """A new folder of its own to write a copy in, named after the process that writes it (see
+    `abandoned`); its writer removes it."""
     writing = directory() / WRITING
     writing.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(dir=writing))
+    return Path(tempfile.mkdtemp(prefix=f"{_writer(os.getpid())}-", dir=writing))
+
+
+def abandoned(folder: Path) -> bool | None:
+    """Whether scratch folder `folder` was left by a writer of this machine that is gone (killed
+    mid-write): a process id is reused, so the writer is its id and its start time. None when the
+    folder is another machine's, or named before writers named their folders."""
+    # mkdtemp's random end holds no "-"; a host name may.
+    parts = folder.name.rsplit("-", 3)
+    if len(parts) < 4 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return None
+    return _writer(int(parts[1])) != "-".join(parts[:3])
+
+
+def _writer(pid: int) -> str:
+    """{host}-{pid}-{start time, in clock ticks after boot}; a start time of 0 for no such process."""
+    try:
+        # The fields after the command (in parentheses, which may hold anything): the 22nd is the start.
+        started = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        started = "0"
+    return f"{socket.gethostname()}-{pid}-{started}"

@@ -3,7 +3,9 @@ that DuckDB reads (dsrs.storage.columnar.copy_text) or Parquet. The same rows an
 a copy read back from PostgreSQL, PostgreSQL's units whenever DuckDB cannot give them exactly,
 and nothing left behind by an ingestion that fails."""
 
+import os
 import shutil
+import signal
 import tempfile
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 from pathlib import Path
@@ -20,12 +22,13 @@ from dsrs.percentile import top_percentile_resources
 from dsrs.storage import columnar
 from dsrs.storage.columnar import streamed
 from dsrs.storage.columnar.copy_text import copy_lines
-from dsrs.storage.columnar.paths import WRITING
+from dsrs.storage.columnar.paths import WRITING, scratch_folder
 from dsrs.storage.columnar.read_back import write_from_database
 from dsrs.storage.partitions import partition_name
 from dsrs.tests.support.dsrf_files import NAME as DSRF_NAME
 from dsrs.tests.support.dsrf_files import release, resource, sale, summary, write_dsrf
 from dsrs.tests.support.paths import SEED_DATA
+from dsrs.tests.support.processes import observer, pause_in_copy, write_big_dsr
 
 pytestmark = pytest.mark.usefixtures("committed_db")
 
@@ -214,6 +217,26 @@ def test_a_text_copy_the_disk_cannot_hold_leaves_the_ingestion_whole_and_is_read
         "PostgreSQL" in caplog.text
     )
     assert writing_folders() == before
+
+
+@pytest.mark.slow  # an ingest_dsr process of its own, killed
+@pytest.mark.parametrize("copy_format", ["text"], indirect=True)
+def test_what_an_ingestion_killed_mid_write_left_goes_at_the_next_one(write_dsr, processes, tmp_path):
+    before = writing_folders()
+    killed = processes("ingest_dsr", str(write_big_dsr(tmp_path / GBP)), app_name="killed-mid-write")
+    with observer() as watching:
+        pause_in_copy(watching, killed, "killed-mid-write")
+    [left] = writing_folders() - before
+    assert [path.suffix for path in left.iterdir()] == [".tsv"]  # its copy, half written
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait()
+    still_writing = scratch_folder()  # a writer of this process, alive
+
+    result = ingest_dsr(path=write_dsr(GBP.replace("GB_GBP", "ES_EUR"), ["a\tt\ta\ti\t1\t1"]))
+
+    assert result.outcome == Outcome.INGESTED
+    assert writing_folders() - before == {still_writing}
+    shutil.rmtree(still_writing)
 
 
 def test_a_failed_ingestion_leaves_neither_a_copy_nor_a_folder_behind(write_dsr):
