@@ -9,7 +9,7 @@ import pytest
 from django.core.cache import caches
 
 from dsrs.tests.support.paths import PROJECT
-from dsrs.tests.support.processes import database_url
+from dsrs.tests.support.processes import SERVING, database_url
 from dsrs.tests.support.uploads import dsr_bytes, upload
 from dsrs.tests.support.users import user_with_token
 
@@ -92,10 +92,7 @@ def test_every_process_counts_the_same_requests(client, rates):
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "dsr_project.settings",
             "DATABASE_URL": database_url(),
-            "DEBUG": "0",
-            "SECURE_SSL_REDIRECT": "0",
-            "ALLOWED_HOSTS": "*",
-            "API_READ_ACCESS": "public",
+            **SERVING,
             "THROTTLE_READS_PER_ADDRESS": "3/minute",
         },
         capture_output=True,

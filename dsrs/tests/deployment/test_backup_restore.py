@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from dsrs.tests.support.paths import PROJECT, SAMPLE_DATA, SEED_DATA
+from dsrs.tests.support.processes import SERVING
 
 pytestmark = pytest.mark.slow  # a server of its own, destroyed and restored
 
@@ -40,10 +41,7 @@ def manage(url: str, columnar: str, *args: str) -> str:
             **os.environ,
             "DATABASE_URL": url,
             "COLUMNAR_DIR": columnar,
-            "DEBUG": "0",
-            "SECURE_SSL_REDIRECT": "0",
-            "ALLOWED_HOSTS": "*",
-            "API_READ_ACCESS": "public",
+            **SERVING,
             "LOG_FORMAT": "text",
         },
         capture_output=True,

@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 
 from dsrs.tests.support.paths import PROJECT
-from dsrs.tests.support.processes import wait_until
+from dsrs.tests.support.processes import SERVING, wait_until
 
 pytestmark = pytest.mark.slow  # a server of its own, restarted
 
@@ -41,10 +41,7 @@ def test_the_api_answers_again_as_soon_as_the_database_is_back(scratch_server):
         env={
             **os.environ,
             "DATABASE_URL": scratch_server.new_database(),
-            "DEBUG": "0",
-            "SECURE_SSL_REDIRECT": "0",
-            "ALLOWED_HOSTS": "*",
-            "API_READ_ACCESS": "public",
+            **SERVING,
         },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -24,6 +24,9 @@ from dsrs.tests.support.paths import PROJECT
 
 # Enough lines for a COPY to last long enough to be caught and paused in it.
 BIG_FILE_LINES = 200_000
+# How the tests' servers run, as the steering side starts them: production settings over plain
+# HTTP on any host name, the reads public.
+SERVING = {"DEBUG": "0", "SECURE_SSL_REDIRECT": "0", "ALLOWED_HOSTS": "*", "API_READ_ACCESS": "public"}
 
 
 def database_url() -> str:
