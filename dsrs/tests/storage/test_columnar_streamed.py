@@ -28,7 +28,7 @@ from dsrs.storage.partitions import partition_name
 from dsrs.tests.support.dsrf_files import NAME as DSRF_NAME
 from dsrs.tests.support.dsrf_files import release, resource, sale, summary, write_dsrf
 from dsrs.tests.support.paths import SEED_DATA
-from dsrs.tests.support.processes import observer, pause_in_copy, write_big_dsr
+from dsrs.tests.support.processes import wait_until, write_big_dsr
 
 pytestmark = pytest.mark.usefixtures("committed_db")
 
@@ -223,13 +223,15 @@ def test_a_text_copy_the_disk_cannot_hold_leaves_the_ingestion_whole_and_is_read
 @pytest.mark.parametrize("copy_format", ["text"], indirect=True)
 def test_what_an_ingestion_killed_mid_write_left_goes_at_the_next_one(write_dsr, processes, tmp_path):
     before = writing_folders()
-    killed = processes("ingest_dsr", str(write_big_dsr(tmp_path / GBP)), app_name="killed-mid-write")
-    with observer() as watching:
-        pause_in_copy(watching, killed, "killed-mid-write")
-    [left] = writing_folders() - before
-    assert [path.suffix for path in left.iterdir()] == [".tsv"]  # its copy, half written
+    killed = processes("ingest_dsr", str(write_big_dsr(tmp_path / GBP, 1_000_000)), app_name="killed-mid-write")
+
+    def copy_begun() -> list[Path]:
+        return [path for folder in writing_folders() - before for path in folder.iterdir() if path.stat().st_size]
+
+    [copy] = wait_until(copy_begun, what="the ingestion to write its copy")
     os.kill(killed.pid, signal.SIGKILL)
     killed.wait()
+    assert copy.suffix == ".tsv" and copy.exists()  # half written, left behind
     still_writing = scratch_folder()  # a writer of this process, alive
 
     result = ingest_dsr(path=write_dsr(GBP.replace("GB_GBP", "ES_EUR"), ["a\tt\ta\ti\t1\t1"]))
