@@ -36,8 +36,9 @@ def input_limits(*, file_size: int, gzipped: bool) -> InputLimits:
     max_bytes = settings.DSR_MAX_BYTES
     too_many_bytes = f"more than {max_bytes:,} bytes once decompressed (DSR_MAX_BYTES)"
     expansion = settings.DSR_MAX_EXPANSION
-    if gzipped and max(file_size * expansion, SMALL_FILE_BYTES) < max_bytes:
-        max_bytes = max(file_size * expansion, SMALL_FILE_BYTES)
+    expanded = max(file_size * expansion, SMALL_FILE_BYTES)
+    if gzipped and expanded < max_bytes:
+        max_bytes = expanded
         too_many_bytes = (
             f"decompresses to more than {expansion} times its {file_size:,} bytes (DSR_MAX_EXPANSION): DSPs' "
             "files do not, decompression bombs do"

@@ -59,6 +59,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+# What writing a copy or a segment raises when it cannot be written (a full disk, a bad file in the
+# way, DuckDB's or PostgreSQL's error): the DSR stays ingested, and answered without the file.
+WRITE_FAILURES = (OSError, duckdb.Error, psycopg.Error)
+
 # Longer than writing the copy of a 100M-line DSR takes (a few minutes).
 UNNAMED_GRACE_SECONDS = 3600
 
@@ -76,7 +80,7 @@ def write_copies(dsrs: Iterable[DSR], streamed: StreamedCopies | None = None) ->
                 write_copy(dsr)
             else:
                 publish(dsr, written, field="columnar_copy")
-        except (OSError, duckdb.Error, psycopg.Error) as error:
+        except WRITE_FAILURES as error:
             logger.warning("DSR %s: no columnar copy (%s); `manage.py rebuild_columnar` writes it", dsr.id, error)
 
 
@@ -128,7 +132,7 @@ def rebuild(*, every: bool = False) -> Rebuilt:
             try:
                 if write(dsr):
                     done.append(dsr.id)
-            except (OSError, duckdb.Error, psycopg.Error) as error:
+            except WRITE_FAILURES as error:
                 rebuilt.failed.append(f"DSR {dsr.id}: {field_name.replace('_', ' ')} not written ({error})")
     for path in _unnamed_copies():
         remove(path.name)
@@ -158,11 +162,11 @@ def _abandoned_scratch_folders() -> list[Path]:
     old = time.time() - UNNAMED_GRACE_SECONDS
     found = []
     for folder in (directory() / WRITING).glob("*"):
-        if not folder.is_dir():
-            continue
-        left = abandoned(folder)
-        if left or (left is None and all(path.stat().st_mtime < old for path in [folder, *folder.iterdir()])):
-            found.append(folder)
+        # Another ingestion may be removing the same folder: gone meanwhile, it is not ours to count.
+        with contextlib.suppress(OSError):
+            left = abandoned(folder) if folder.is_dir() else False
+            if left or (left is None and all(path.stat().st_mtime < old for path in [folder, *folder.iterdir()])):
+                found.append(folder)
     return found
 
 

@@ -238,3 +238,17 @@ def test_rebuild_columnar_removes_the_folders_of_writes_cut_short_an_hour_ago(sm
     )
     assert (cut_short.exists(), being_written.exists()) == (False, True)
     shutil.rmtree(being_written)
+
+
+def test_a_write_folder_another_ingestion_removes_meanwhile_is_passed_over(monkeypatch):
+    folder = columnar.directory() / WRITING / "tmpremovedmeanwhile"
+    folder.mkdir(parents=True)
+    abandoned = columnar.abandoned
+
+    def removed_by_another_ingestion(path):
+        shutil.rmtree(path)
+        return abandoned(path)  # another machine's name: its age is looked at next, and it is gone
+
+    monkeypatch.setattr(columnar, "abandoned", removed_by_another_ingestion)
+
+    assert columnar.remove_abandoned_writes() == []
